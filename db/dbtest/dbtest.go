@@ -1,0 +1,217 @@
+// Package dbtest gives each test its own PostgreSQL database, created from a
+// migrated template in tens of milliseconds, and dropped when the test ends.
+//
+// The server comes from SAATHI_TEST_DATABASE_URL, else DATABASE_URL, else
+// postgres://postgres@127.0.0.1:5432/postgres. The role must be allowed to
+// create databases. When the server cannot be reached the test is skipped,
+// except under CI=true, where it fails: database tests never silently skip
+// in CI.
+package dbtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"saathi/db"
+	"saathi/db/crypt"
+)
+
+// DefaultURL is the server tried when no URL is configured.
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// ServerURL returns the URL of the test server's maintenance database.
+func ServerURL() string {
+	for _, name := range []string{"SAATHI_TEST_DATABASE_URL", "DATABASE_URL"} {
+		if v := os.Getenv(name); v != "" {
+			return v
+		}
+	}
+	return DefaultURL
+}
+
+var (
+	templateOnce sync.Once
+	templateName string
+	templateErr  error
+)
+
+// templateLockID serialises template creation across test processes (go
+// test runs packages in parallel).
+const templateLockID = 0x5AA7_7E57
+
+// NewURL creates a fresh, migrated database and returns its URL. The
+// database is dropped when the test ends.
+func NewURL(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	admin, err := pgx.Connect(ctx, ServerURL())
+	if err != nil {
+		unavailable(t, err)
+	}
+	defer admin.Close(ctx)
+
+	templateOnce.Do(func() { templateName, templateErr = ensureTemplate(ctx, admin) })
+	if templateErr != nil {
+		t.Fatalf("dbtest: template database: %v", templateErr)
+	}
+
+	name := "saathi_test_" + randomHex(6)
+	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, templateName)); err != nil {
+		t.Fatalf("dbtest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, ServerURL())
+		if err != nil {
+			t.Logf("dbtest: drop %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
+			t.Logf("dbtest: drop %s: %v", name, err)
+		}
+	})
+	return withDatabase(t, ServerURL(), name)
+}
+
+// NewPool is NewURL with an open pool, closed when the test ends.
+func NewPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	url := NewURL(t)
+	pool, err := db.Connect(context.Background(), url, 20)
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// NewEmptyURL creates an empty database (no migrations), for testing the
+// migrate command itself.
+func NewEmptyURL(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, ServerURL())
+	if err != nil {
+		unavailable(t, err)
+	}
+	defer admin.Close(ctx)
+	name := "saathi_test_" + randomHex(6)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("dbtest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), ServerURL())
+		if err != nil {
+			return
+		}
+		defer conn.Close(context.Background())
+		_, _ = conn.Exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
+	})
+	return withDatabase(t, ServerURL(), name)
+}
+
+func unavailable(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("dbtest: PostgreSQL at %s is required under CI: %v", ServerURL(), err)
+	}
+	t.Skipf("dbtest: PostgreSQL not reachable (%v); set SAATHI_TEST_DATABASE_URL or run make test", err)
+}
+
+func ensureTemplate(ctx context.Context, admin *pgx.Conn) (string, error) {
+	name := "saathi_tmpl_" + db.SchemaFingerprint()
+	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock($1)", templateLockID); err != nil {
+		return "", err
+	}
+	defer admin.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", templateLockID) //nolint:errcheck
+
+	var exists bool
+	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate)", name).Scan(&exists); err != nil {
+		return "", err
+	}
+	if exists {
+		return name, nil
+	}
+	// A half-built template from a crashed run is not marked as template.
+	if _, err := admin.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
+		return "", err
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", err
+	}
+	url, err := databaseURL(ServerURL(), name)
+	if err != nil {
+		return "", err
+	}
+	pool, err := db.Connect(ctx, url, 4)
+	if err != nil {
+		return "", err
+	}
+	err = db.Migrate(ctx, pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	pool.Close()
+	if err != nil {
+		return "", err
+	}
+	if _, err := admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s IS_TEMPLATE true", name)); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func withDatabase(t testing.TB, serverURL, name string) string {
+	t.Helper()
+	url, err := databaseURL(serverURL, name)
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	return url
+}
+
+// databaseURL returns serverURL pointing at another database on the same
+// server; it keeps every other setting (user, password, host, TLS).
+func databaseURL(serverURL, name string) (string, error) {
+	if strings.HasPrefix(serverURL, "postgres://") || strings.HasPrefix(serverURL, "postgresql://") {
+		u, err := url.Parse(serverURL)
+		if err != nil {
+			return "", err
+		}
+		u.Path = "/" + name
+		return u.String(), nil
+	}
+	// Keyword/value form: a later dbname wins.
+	return serverURL + " dbname=" + name, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Keyring returns a keyring with fixed test keys.
+func Keyring(t testing.TB) *crypt.Keyring {
+	t.Helper()
+	kr, err := crypt.NewKeyring(1, map[uint32][]byte{1: bytes.Repeat([]byte{0x42}, crypt.KeySize)}, bytes.Repeat([]byte{0x17}, crypt.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}

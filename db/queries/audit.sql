@@ -1,0 +1,6 @@
+-- name: AuditLogCreate :exec
+INSERT INTO audit_log (staff_id, action, survivor_id, detail)
+VALUES (@staff_id, @action, @survivor_id, @detail);
+
+-- name: AuditLogListBySurvivor :many
+SELECT * FROM audit_log WHERE survivor_id = @survivor_id ORDER BY id;

@@ -1,0 +1,22 @@
+-- name: StaffCreate :one
+INSERT INTO staff (name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash)
+VALUES (@name_enc, @role, @supervisor_id, @language, @phone_enc, @phone_hash, @token_hash)
+RETURNING *;
+
+-- name: StaffGet :one
+SELECT * FROM staff WHERE id = @id AND deactivated_at IS NULL;
+
+-- name: StaffGetByTokenHash :one
+SELECT * FROM staff WHERE token_hash = @token_hash AND deactivated_at IS NULL;
+
+-- name: StaffGetByPhoneHash :one
+SELECT * FROM staff WHERE phone_hash = @phone_hash AND deactivated_at IS NULL;
+
+-- name: StaffList :many
+SELECT * FROM staff WHERE deactivated_at IS NULL ORDER BY created_at, id;
+
+-- name: StaffListByRole :many
+SELECT * FROM staff WHERE role = @role AND deactivated_at IS NULL ORDER BY created_at, id;
+
+-- name: StaffCount :one
+SELECT count(*) FROM staff WHERE deactivated_at IS NULL;

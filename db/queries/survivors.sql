@@ -1,0 +1,60 @@
+-- Survivors are always read through a viewer's scope: an admin sees every
+-- active survivor, a supervisor their team's, a caseworker their own.
+
+-- name: SurvivorCreate :one
+INSERT INTO survivors (reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, enrolled_at, updated_at)
+VALUES (@reference_enc, @phone_enc, @phone_hash, @duress_enc, @language, @channels, @timezone, @caseworker_id, @now, @now)
+RETURNING *;
+
+-- name: SurvivorGetScoped :one
+SELECT s.* FROM survivors s
+WHERE s.id = @id AND s.status = 'active'
+  AND (@viewer_role::text = 'admin'
+       OR s.caseworker_id = @viewer_id::uuid
+       OR (@viewer_role::text = 'supervisor'
+           AND s.caseworker_id IN (SELECT t.id FROM staff t WHERE t.supervisor_id = @viewer_id::uuid)));
+
+-- name: SurvivorListScoped :many
+SELECT s.* FROM survivors s
+WHERE s.status = 'active'
+  AND (@viewer_role::text = 'admin'
+       OR s.caseworker_id = @viewer_id::uuid
+       OR (@viewer_role::text = 'supervisor'
+           AND s.caseworker_id IN (SELECT t.id FROM staff t WHERE t.supervisor_id = @viewer_id::uuid)))
+  AND (sqlc.narg(after)::uuid IS NULL OR s.id > sqlc.narg(after)::uuid)
+ORDER BY s.id
+LIMIT @lim;
+
+-- name: SurvivorGet :one
+SELECT * FROM survivors WHERE id = @id;
+
+-- name: SurvivorGetForUpdate :one
+SELECT * FROM survivors WHERE id = @id FOR UPDATE;
+
+-- name: SurvivorGetByPhoneHash :one
+SELECT * FROM survivors WHERE phone_hash = @phone_hash AND status = 'active';
+
+-- name: SurvivorUpdate :one
+UPDATE survivors SET
+    reference_enc = @reference_enc,
+    phone_enc = @phone_enc,
+    phone_hash = @phone_hash,
+    duress_enc = @duress_enc,
+    language = @language,
+    channels = @channels,
+    timezone = @timezone,
+    caseworker_id = @caseworker_id,
+    updated_at = @now
+WHERE id = @id AND status = 'active'
+RETURNING *;
+
+-- name: SurvivorErase :exec
+UPDATE survivors SET
+    reference_enc = NULL, phone_enc = NULL, phone_hash = NULL, duress_enc = NULL,
+    status = 'erased', erased_at = @now, updated_at = @now
+WHERE id = @id AND status = 'active';
+
+-- name: SurvivorCounts :one
+SELECT count(*) FILTER (WHERE status = 'active') AS active,
+       count(*) FILTER (WHERE status = 'erased') AS erased
+FROM survivors;
