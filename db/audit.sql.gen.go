@@ -34,6 +34,22 @@ func (q *Queries) AuditLogCreate(ctx context.Context, arg AuditLogCreateParams) 
 	return err
 }
 
+const auditLogCreateMany = `-- name: AuditLogCreateMany :exec
+INSERT INTO audit_log (staff_id, action, survivor_id)
+SELECT $1, $2, unnest($3::uuid[])
+`
+
+type AuditLogCreateManyParams struct {
+	StaffID     *uuid.UUID
+	Action      string
+	SurvivorIds []uuid.UUID
+}
+
+func (q *Queries) AuditLogCreateMany(ctx context.Context, arg AuditLogCreateManyParams) error {
+	_, err := q.db.Exec(ctx, auditLogCreateMany, arg.StaffID, arg.Action, arg.SurvivorIds)
+	return err
+}
+
 const auditLogListBySurvivor = `-- name: AuditLogListBySurvivor :many
 SELECT id, staff_id, action, survivor_id, detail, created_at FROM audit_log WHERE survivor_id = $1 ORDER BY id
 `

@@ -12,9 +12,28 @@ import (
 	"github.com/google/uuid"
 )
 
+const checkinCancelAllForSurvivor = `-- name: CheckinCancelAllForSurvivor :execrows
+UPDATE checkins SET state = 'cancelled', reason = $1, updated_at = $2
+WHERE survivor_id = $3 AND state IN ('scheduled', 'queued')
+`
+
+type CheckinCancelAllForSurvivorParams struct {
+	Reason     *string
+	Now        time.Time
+	SurvivorID uuid.UUID
+}
+
+func (q *Queries) CheckinCancelAllForSurvivor(ctx context.Context, arg CheckinCancelAllForSurvivorParams) (int64, error) {
+	result, err := q.db.Exec(ctx, checkinCancelAllForSurvivor, arg.Reason, arg.Now, arg.SurvivorID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const checkinCancelFuture = `-- name: CheckinCancelFuture :execrows
 UPDATE checkins SET state = 'cancelled', reason = $1, updated_at = $2
-WHERE survivor_id = $3 AND state = 'scheduled' AND kind = 'cadence'
+WHERE survivor_id = $3 AND state = 'scheduled' AND kind = 'cadence' AND due_at > $2
 `
 
 type CheckinCancelFutureParams struct {
@@ -31,12 +50,160 @@ func (q *Queries) CheckinCancelFuture(ctx context.Context, arg CheckinCancelFutu
 	return result.RowsAffected(), nil
 }
 
+const checkinClaimDue = `-- name: CheckinClaimDue :many
+WITH due AS (
+    SELECT d.id FROM checkins d
+    WHERE d.state = 'scheduled' AND d.due_at <= $2
+    ORDER BY d.due_at
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE checkins c SET state = 'queued', updated_at = $1
+FROM due WHERE c.id = due.id
+RETURNING c.id, c.survivor_id, c.due_at
+`
+
+type CheckinClaimDueParams struct {
+	Now   time.Time
+	Until time.Time
+	Lim   int32
+}
+
+type CheckinClaimDueRow struct {
+	ID         uuid.UUID
+	SurvivorID uuid.UUID
+	DueAt      time.Time
+}
+
+// CheckinClaimDue hands due check-ins to the sender: it marks a batch
+// 'queued' (skipping rows another planner holds) so each is claimed once.
+func (q *Queries) CheckinClaimDue(ctx context.Context, arg CheckinClaimDueParams) ([]CheckinClaimDueRow, error) {
+	rows, err := q.db.Query(ctx, checkinClaimDue, arg.Now, arg.Until, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CheckinClaimDueRow{}
+	for rows.Next() {
+		var i CheckinClaimDueRow
+		if err := rows.Scan(&i.ID, &i.SurvivorID, &i.DueAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 type CheckinCopyParams struct {
 	SurvivorID     uuid.UUID
 	Kind           string
 	CadenceVersion *int32
 	Seq            *int32
 	DueAt          time.Time
+}
+
+const checkinCreate = `-- name: CheckinCreate :one
+INSERT INTO checkins (survivor_id, kind, channel, due_at, state, requested_by, parent_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at
+`
+
+type CheckinCreateParams struct {
+	SurvivorID  uuid.UUID
+	Kind        string
+	Channel     *string
+	DueAt       time.Time
+	State       string
+	RequestedBy *uuid.UUID
+	ParentID    *uuid.UUID
+}
+
+func (q *Queries) CheckinCreate(ctx context.Context, arg CheckinCreateParams) (Checkin, error) {
+	row := q.db.QueryRow(ctx, checkinCreate,
+		arg.SurvivorID,
+		arg.Kind,
+		arg.Channel,
+		arg.DueAt,
+		arg.State,
+		arg.RequestedBy,
+		arg.ParentID,
+	)
+	var i Checkin
+	err := row.Scan(
+		&i.ID,
+		&i.SurvivorID,
+		&i.Kind,
+		&i.Channel,
+		&i.CadenceVersion,
+		&i.Seq,
+		&i.DueAt,
+		&i.State,
+		&i.Reason,
+		&i.RequestedBy,
+		&i.ParentID,
+		&i.SentAt,
+		&i.AnsweredAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const checkinGet = `-- name: CheckinGet :one
+SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at FROM checkins WHERE id = $1
+`
+
+func (q *Queries) CheckinGet(ctx context.Context, id uuid.UUID) (Checkin, error) {
+	row := q.db.QueryRow(ctx, checkinGet, id)
+	var i Checkin
+	err := row.Scan(
+		&i.ID,
+		&i.SurvivorID,
+		&i.Kind,
+		&i.Channel,
+		&i.CadenceVersion,
+		&i.Seq,
+		&i.DueAt,
+		&i.State,
+		&i.Reason,
+		&i.RequestedBy,
+		&i.ParentID,
+		&i.SentAt,
+		&i.AnsweredAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const checkinGetForUpdate = `-- name: CheckinGetForUpdate :one
+SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at FROM checkins WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) CheckinGetForUpdate(ctx context.Context, id uuid.UUID) (Checkin, error) {
+	row := q.db.QueryRow(ctx, checkinGetForUpdate, id)
+	var i Checkin
+	err := row.Scan(
+		&i.ID,
+		&i.SurvivorID,
+		&i.Kind,
+		&i.Channel,
+		&i.CadenceVersion,
+		&i.Seq,
+		&i.DueAt,
+		&i.State,
+		&i.Reason,
+		&i.RequestedBy,
+		&i.ParentID,
+		&i.SentAt,
+		&i.AnsweredAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
 }
 
 const checkinListBySurvivor = `-- name: CheckinListBySurvivor :many
@@ -77,4 +244,64 @@ func (q *Queries) CheckinListBySurvivor(ctx context.Context, survivorID uuid.UUI
 		return nil, err
 	}
 	return items, nil
+}
+
+const checkinNextForSurvivor = `-- name: CheckinNextForSurvivor :one
+SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at FROM checkins
+WHERE survivor_id = $1 AND state IN ('scheduled', 'queued')
+ORDER BY due_at LIMIT 1
+`
+
+func (q *Queries) CheckinNextForSurvivor(ctx context.Context, survivorID uuid.UUID) (Checkin, error) {
+	row := q.db.QueryRow(ctx, checkinNextForSurvivor, survivorID)
+	var i Checkin
+	err := row.Scan(
+		&i.ID,
+		&i.SurvivorID,
+		&i.Kind,
+		&i.Channel,
+		&i.CadenceVersion,
+		&i.Seq,
+		&i.DueAt,
+		&i.State,
+		&i.Reason,
+		&i.RequestedBy,
+		&i.ParentID,
+		&i.SentAt,
+		&i.AnsweredAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const checkinSetState = `-- name: CheckinSetState :exec
+UPDATE checkins SET
+    state = $1,
+    reason = $2,
+    channel = coalesce($3, channel),
+    sent_at = coalesce($4, sent_at),
+    updated_at = $5
+WHERE id = $6
+`
+
+type CheckinSetStateParams struct {
+	State   string
+	Reason  *string
+	Channel *string
+	SentAt  *time.Time
+	Now     time.Time
+	ID      uuid.UUID
+}
+
+func (q *Queries) CheckinSetState(ctx context.Context, arg CheckinSetStateParams) error {
+	_, err := q.db.Exec(ctx, checkinSetState,
+		arg.State,
+		arg.Reason,
+		arg.Channel,
+		arg.SentAt,
+		arg.Now,
+		arg.ID,
+	)
+	return err
 }

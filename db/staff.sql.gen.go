@@ -199,3 +199,50 @@ func (q *Queries) StaffListByRole(ctx context.Context, role string) ([]Staff, er
 	}
 	return items, nil
 }
+
+const staffUpsertDemo = `-- name: StaffUpsertDemo :one
+INSERT INTO staff (id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (id) DO UPDATE SET token_hash = EXCLUDED.token_hash, deactivated_at = NULL
+RETURNING id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at
+`
+
+type StaffUpsertDemoParams struct {
+	ID           uuid.UUID
+	NameEnc      []byte
+	Role         string
+	SupervisorID *uuid.UUID
+	Language     string
+	PhoneEnc     []byte
+	PhoneHash    []byte
+	TokenHash    []byte
+}
+
+// StaffUpsertDemo creates or refreshes a demo staff member (dev only) with
+// a fixed ID, so `make run` can print fresh tokens every time.
+func (q *Queries) StaffUpsertDemo(ctx context.Context, arg StaffUpsertDemoParams) (Staff, error) {
+	row := q.db.QueryRow(ctx, staffUpsertDemo,
+		arg.ID,
+		arg.NameEnc,
+		arg.Role,
+		arg.SupervisorID,
+		arg.Language,
+		arg.PhoneEnc,
+		arg.PhoneHash,
+		arg.TokenHash,
+	)
+	var i Staff
+	err := row.Scan(
+		&i.ID,
+		&i.NameEnc,
+		&i.Role,
+		&i.SupervisorID,
+		&i.Language,
+		&i.PhoneEnc,
+		&i.PhoneHash,
+		&i.TokenHash,
+		&i.CreatedAt,
+		&i.DeactivatedAt,
+	)
+	return i, err
+}

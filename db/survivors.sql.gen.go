@@ -86,17 +86,50 @@ func (q *Queries) SurvivorCreate(ctx context.Context, arg SurvivorCreateParams) 
 const survivorErase = `-- name: SurvivorErase :exec
 UPDATE survivors SET
     reference_enc = NULL, phone_enc = NULL, phone_hash = NULL, duress_enc = NULL,
-    status = 'erased', erased_at = $1, updated_at = $1
+    status = 'erased', erased_at = $1::timestamptz, updated_at = $1::timestamptz
 WHERE id = $2 AND status = 'active'
 `
 
 type SurvivorEraseParams struct {
-	Now *time.Time
+	Now time.Time
 	ID  uuid.UUID
 }
 
 func (q *Queries) SurvivorErase(ctx context.Context, arg SurvivorEraseParams) error {
 	_, err := q.db.Exec(ctx, survivorErase, arg.Now, arg.ID)
+	return err
+}
+
+const survivorEraseAlertNotes = `-- name: SurvivorEraseAlertNotes :exec
+UPDATE alerts SET resolution_enc = NULL WHERE survivor_id = $1
+`
+
+func (q *Queries) SurvivorEraseAlertNotes(ctx context.Context, survivorID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, survivorEraseAlertNotes, survivorID)
+	return err
+}
+
+const survivorEraseMessages = `-- name: SurvivorEraseMessages :exec
+UPDATE messages SET peer_enc = NULL, peer_hash = NULL, body_enc = NULL, updated_at = $1
+WHERE survivor_id = $2::uuid
+`
+
+type SurvivorEraseMessagesParams struct {
+	Now        time.Time
+	SurvivorID uuid.UUID
+}
+
+func (q *Queries) SurvivorEraseMessages(ctx context.Context, arg SurvivorEraseMessagesParams) error {
+	_, err := q.db.Exec(ctx, survivorEraseMessages, arg.Now, arg.SurvivorID)
+	return err
+}
+
+const survivorEraseResponses = `-- name: SurvivorEraseResponses :exec
+UPDATE responses SET evidence_enc = NULL WHERE survivor_id = $1
+`
+
+func (q *Queries) SurvivorEraseResponses(ctx context.Context, survivorID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, survivorEraseResponses, survivorID)
 	return err
 }
 

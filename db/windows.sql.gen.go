@@ -73,3 +73,47 @@ func (q *Queries) ContactWindowList(ctx context.Context, survivorID uuid.UUID) (
 	}
 	return items, nil
 }
+
+const scheduleInfoForSurvivors = `-- name: ScheduleInfoForSurvivors :many
+SELECT s.id, s.timezone, s.status, w.days, w.start_minute, w.end_minute
+FROM survivors s
+LEFT JOIN contact_windows w ON w.survivor_id = s.id
+WHERE s.id = ANY($1::uuid[])
+ORDER BY s.id, w.position
+`
+
+type ScheduleInfoForSurvivorsRow struct {
+	ID          uuid.UUID
+	Timezone    string
+	Status      string
+	Days        []string
+	StartMinute *int32
+	EndMinute   *int32
+}
+
+func (q *Queries) ScheduleInfoForSurvivors(ctx context.Context, ids []uuid.UUID) ([]ScheduleInfoForSurvivorsRow, error) {
+	rows, err := q.db.Query(ctx, scheduleInfoForSurvivors, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ScheduleInfoForSurvivorsRow{}
+	for rows.Next() {
+		var i ScheduleInfoForSurvivorsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Timezone,
+			&i.Status,
+			&i.Days,
+			&i.StartMinute,
+			&i.EndMinute,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

@@ -20,3 +20,11 @@ SELECT * FROM staff WHERE role = @role AND deactivated_at IS NULL ORDER BY creat
 
 -- name: StaffCount :one
 SELECT count(*) FROM staff WHERE deactivated_at IS NULL;
+
+-- StaffUpsertDemo creates or refreshes a demo staff member (dev only) with
+-- a fixed ID, so `make run` can print fresh tokens every time.
+-- name: StaffUpsertDemo :one
+INSERT INTO staff (id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash)
+VALUES (@id, @name_enc, @role, @supervisor_id, @language, @phone_enc, @phone_hash, @token_hash)
+ON CONFLICT (id) DO UPDATE SET token_hash = EXCLUDED.token_hash, deactivated_at = NULL
+RETURNING *;

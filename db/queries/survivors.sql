@@ -51,10 +51,20 @@ RETURNING *;
 -- name: SurvivorErase :exec
 UPDATE survivors SET
     reference_enc = NULL, phone_enc = NULL, phone_hash = NULL, duress_enc = NULL,
-    status = 'erased', erased_at = @now, updated_at = @now
+    status = 'erased', erased_at = @now::timestamptz, updated_at = @now::timestamptz
 WHERE id = @id AND status = 'active';
 
 -- name: SurvivorCounts :one
 SELECT count(*) FILTER (WHERE status = 'active') AS active,
        count(*) FILTER (WHERE status = 'erased') AS erased
 FROM survivors;
+
+-- name: SurvivorEraseMessages :exec
+UPDATE messages SET peer_enc = NULL, peer_hash = NULL, body_enc = NULL, updated_at = @now
+WHERE survivor_id = @survivor_id::uuid;
+
+-- name: SurvivorEraseResponses :exec
+UPDATE responses SET evidence_enc = NULL WHERE survivor_id = @survivor_id;
+
+-- name: SurvivorEraseAlertNotes :exec
+UPDATE alerts SET resolution_enc = NULL WHERE survivor_id = @survivor_id;

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"saathi/db"
+	"saathi/handlers"
+	"saathi/jobs"
+	"saathi/jobs/reply"
+	"saathi/jobs/telephony"
+	"saathi/locales"
+	"saathi/locales/lexicon"
+)
+
+// Main is the running program: built from Config by Run, torn down by
+// Close. Tests boot the real thing through it on a random port.
+type Main struct {
+	Config Config
+	Role   string // web, worker or all
+	Logger *slog.Logger
+	Stdout io.Writer
+	// NowFunc overrides the clock of handlers and jobs (tests).
+	NowFunc func() time.Time
+
+	pool   *pgxpool.Pool
+	river  *river.Client[pgx.Tx]
+	http   *http.Server
+	ln     net.Listener
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewMain returns a Main with production defaults.
+func NewMain() *Main {
+	return &Main{Role: "all", Stdout: os.Stdout}
+}
+
+// URL is the address the HTTP server listens on, once Run has returned.
+func (m *Main) URL() string {
+	if m.ln == nil {
+		return ""
+	}
+	return "http://" + m.ln.Addr().String()
+}
+
+// Run validates the configuration, connects, and starts the HTTP server
+// and/or the workers. It returns once they are running.
+func (m *Main) Run(ctx context.Context) error {
+	web, worker := m.Role == "web" || m.Role == "all", m.Role == "worker" || m.Role == "all"
+	if !web && !worker {
+		return usageError{fmt.Sprintf("serve: --role must be web, worker or all, not %q", m.Role)}
+	}
+	if err := m.Config.Validate(true); err != nil {
+		return err
+	}
+	if m.Logger == nil {
+		m.Logger = newLogger(m.Config, os.Stderr)
+	}
+	m.Logger.Info("starting saathi", "version", version, "role", m.Role, "config", m.Config)
+	if m.Config.Provider == "dev" {
+		m.Logger.Warn("SAATHI_PROVIDER=dev: nothing is sent to real phones; see /dev/outbox")
+	}
+
+	keyring, err := m.Config.Keyring()
+	if err != nil {
+		return err
+	}
+	catalog, err := locales.NewCatalog()
+	if err != nil {
+		return fmt.Errorf("load locales: %w", err)
+	}
+	parser, err := reply.NewParser(lexicon.FS)
+	if err != nil {
+		return fmt.Errorf("load reply lexicon: %w", err)
+	}
+	if m.pool, err = db.Connect(ctx, m.Config.DatabaseURL, m.Config.DBMaxConns); err != nil {
+		return err
+	}
+	if err := db.CheckMigrations(ctx, m.pool); err != nil {
+		return fmt.Errorf("%w (run: saathi migrate)", err)
+	}
+
+	var sender jobs.Sender
+	switch m.Config.Provider {
+	case "twilio":
+		sender, err = telephony.NewTwilio(telephony.TwilioConfig{
+			AccountSID: m.Config.TwilioAccountSID, AuthToken: m.Config.TwilioAuthToken,
+			From: m.Config.TwilioFromNumber, MessagingServiceSID: m.Config.TwilioMessagingServiceSID,
+			BaseURL: m.Config.TwilioAPIBaseURL,
+		})
+		if err != nil {
+			return err
+		}
+	case "dev":
+		sender = telephony.NewDev(m.pool, keyring)
+	}
+
+	deps := &jobs.Deps{
+		Pool: m.pool, Keyring: keyring, Catalog: catalog, Replies: parser, Sender: sender,
+		Logger: m.Logger, PublicURL: m.Config.PublicURL, NowFunc: m.NowFunc,
+	}
+	workers := river.NewWorkers()
+	jobs.Register(workers, deps)
+	rc := &river.Config{
+		Logger:       m.Logger.With("component", "river"),
+		Workers:      workers,
+		ErrorHandler: jobs.ErrorHandler{Logger: m.Logger},
+		// Jobs hold no personal data, but completed rows are still kept
+		// only as long as they help with debugging.
+		CompletedJobRetentionPeriod: 24 * time.Hour,
+	}
+	if worker {
+		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: m.Config.Workers}}
+		rc.PeriodicJobs = jobs.PeriodicJobs()
+	}
+	if m.river, err = river.NewClient(riverpgxv5.New(m.pool), rc); err != nil {
+		return fmt.Errorf("river: %w", err)
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancel
+	if worker {
+		if err := m.river.Start(runCtx); err != nil {
+			return fmt.Errorf("start workers: %w", err)
+		}
+	}
+	if web {
+		srv := &handlers.Server{
+			Pool: m.pool, River: m.river, Keyring: keyring, Catalog: catalog, Replies: parser,
+			Logger: m.Logger, PublicURL: m.Config.PublicURL, DevProvider: m.Config.Provider == "dev",
+			TwilioAuthToken: m.Config.TwilioAuthToken, NowFunc: m.NowFunc,
+		}
+		if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
+			return fmt.Errorf("listen on SAATHI_ADDR %s: %w", m.Config.Addr, err)
+		}
+		m.http = &http.Server{
+			Handler:           srv.Handler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+		}
+		m.done = make(chan struct{})
+		go func() {
+			defer close(m.done)
+			if err := m.http.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				m.Logger.Error("http server stopped", "err", err)
+			}
+		}()
+		m.Logger.Info("listening", "url", m.URL(), "public_url", m.Config.PublicURL)
+	}
+	return nil
+}
+
+// Close stops accepting requests, lets running jobs finish (up to the
+// shutdown timeout, then cancels them: they are retried elsewhere), and
+// closes the pool.
+func (m *Main) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownFor)
+	defer cancel()
+	var errs []error
+	if m.http != nil {
+		if err := m.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		<-m.done
+	}
+	if m.river != nil && (m.Role == "worker" || m.Role == "all") {
+		if err := m.river.Stop(ctx); err != nil {
+			m.Logger.Warn("workers did not stop in time; cancelling", "err", err)
+			hard, cancelHard := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := m.river.StopAndCancel(hard); err != nil {
+				errs = append(errs, fmt.Errorf("stop workers: %w", err))
+			}
+			cancelHard()
+		}
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	if m.pool != nil {
+		m.pool.Close()
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"saathi/db/crypt"
+)
+
+// Config is everything Saathi reads from its environment.
+type Config struct {
+	DatabaseURL string // DATABASE_URL
+	Addr        string // SAATHI_ADDR
+	PublicURL   string // SAATHI_PUBLIC_URL, no trailing slash
+	Provider    string // SAATHI_PROVIDER: twilio or dev
+
+	EncryptionKey     string // SAATHI_ENCRYPTION_KEY, base64 of 32 bytes
+	EncryptionKeyID   uint32 // SAATHI_ENCRYPTION_KEY_ID
+	EncryptionOldKeys string // SAATHI_ENCRYPTION_OLD_KEYS: "id:base64,id:base64"
+	BlindIndexKey     string // SAATHI_BLIND_INDEX_KEY, default the encryption key
+
+	TwilioAccountSID          string // TWILIO_ACCOUNT_SID
+	TwilioAuthToken           string // TWILIO_AUTH_TOKEN
+	TwilioFromNumber          string // TWILIO_FROM_NUMBER
+	TwilioMessagingServiceSID string // TWILIO_MESSAGING_SERVICE_SID
+	TwilioAPIBaseURL          string // TWILIO_API_BASE_URL
+
+	LogFormat   string // SAATHI_LOG_FORMAT: json or text
+	LogLevel    slog.Level
+	DBMaxConns  int32         // SAATHI_DB_MAX_CONNS
+	Workers     int           // SAATHI_WORKERS: concurrent jobs per worker process
+	ShutdownFor time.Duration // SAATHI_SHUTDOWN_TIMEOUT
+}
+
+// DefaultTwilioAPIBaseURL is Twilio's real API.
+const DefaultTwilioAPIBaseURL = "https://api.twilio.com"
+
+// LoadConfig reads the environment through getenv (os.Getenv in
+// production, a map in tests) and applies defaults.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	c := Config{
+		DatabaseURL:               getenv("DATABASE_URL"),
+		Addr:                      or(getenv("SAATHI_ADDR"), ":8080"),
+		PublicURL:                 strings.TrimRight(or(getenv("SAATHI_PUBLIC_URL"), "http://localhost:8080"), "/"),
+		Provider:                  getenv("SAATHI_PROVIDER"),
+		EncryptionKey:             getenv("SAATHI_ENCRYPTION_KEY"),
+		EncryptionOldKeys:         getenv("SAATHI_ENCRYPTION_OLD_KEYS"),
+		BlindIndexKey:             getenv("SAATHI_BLIND_INDEX_KEY"),
+		TwilioAccountSID:          getenv("TWILIO_ACCOUNT_SID"),
+		TwilioAuthToken:           getenv("TWILIO_AUTH_TOKEN"),
+		TwilioFromNumber:          getenv("TWILIO_FROM_NUMBER"),
+		TwilioMessagingServiceSID: getenv("TWILIO_MESSAGING_SERVICE_SID"),
+		TwilioAPIBaseURL:          strings.TrimRight(or(getenv("TWILIO_API_BASE_URL"), DefaultTwilioAPIBaseURL), "/"),
+		LogFormat:                 or(getenv("SAATHI_LOG_FORMAT"), "json"),
+	}
+	var errs []error
+	num := func(name string, def, lo, hi int) int {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s must be a whole number from %d to %d", name, lo, hi))
+			return def
+		}
+		return n
+	}
+	c.EncryptionKeyID = uint32(num("SAATHI_ENCRYPTION_KEY_ID", 1, 1, 1<<30))
+	c.DBMaxConns = int32(num("SAATHI_DB_MAX_CONNS", 20, 4, 1000))
+	c.Workers = num("SAATHI_WORKERS", 20, 1, 10000)
+	c.ShutdownFor = time.Duration(num("SAATHI_SHUTDOWN_TIMEOUT_SECONDS", 25, 1, 3600)) * time.Second
+	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("SAATHI_LOG_LEVEL"), "info"))); err != nil {
+		errs = append(errs, errors.New("SAATHI_LOG_LEVEL must be debug, info, warn or error"))
+	}
+	return c, errors.Join(errs...)
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// Validate checks the settings a command needs; every message names its
+// variable. needProvider is false for commands that send nothing (migrate,
+// staff add).
+func (c Config) Validate(needProvider bool) error {
+	var errs []error
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_URL is required (postgres://user@host:5432/db)"))
+	}
+	if _, err := c.Keyring(); err != nil {
+		errs = append(errs, err)
+	}
+	if needProvider {
+		errs = append(errs, c.validateServe()...)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, errors.New("SAATHI_LOG_FORMAT must be json or text"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) validateServe() []error {
+	var errs []error
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, errors.New("SAATHI_PUBLIC_URL must be an absolute http(s) URL such as https://saathi.example.org"))
+	}
+	switch c.Provider {
+	case "dev":
+	case "twilio":
+		if !strings.HasPrefix(c.TwilioAccountSID, "AC") || !alnum(c.TwilioAccountSID) {
+			errs = append(errs, errors.New("TWILIO_ACCOUNT_SID must be your account SID (AC followed by letters and digits)"))
+		}
+		if c.TwilioAuthToken == "" || !alnum(c.TwilioAuthToken) {
+			errs = append(errs, errors.New("TWILIO_AUTH_TOKEN is required (letters and digits)"))
+		}
+		if c.TwilioFromNumber == "" && c.TwilioMessagingServiceSID == "" {
+			errs = append(errs, errors.New("TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID is required"))
+		}
+		if u, err := url.Parse(c.TwilioAPIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("TWILIO_API_BASE_URL must be an absolute http(s) URL"))
+		}
+		if !strings.HasPrefix(c.PublicURL, "https://") && !strings.HasPrefix(c.PublicURL, "http://localhost") && !strings.HasPrefix(c.PublicURL, "http://127.0.0.1") {
+			errs = append(errs, errors.New("SAATHI_PUBLIC_URL must use https with the twilio provider"))
+		}
+	case "":
+		errs = append(errs, errors.New("SAATHI_PROVIDER is required: twilio (real messages) or dev (nothing leaves the machine)"))
+	default:
+		errs = append(errs, fmt.Errorf("SAATHI_PROVIDER must be twilio or dev, not %q", c.Provider))
+	}
+	return errs
+}
+
+func alnum(s string) bool {
+	for _, r := range s {
+		if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Keyring builds the encryption keyring from the key settings.
+func (c Config) Keyring() (*crypt.Keyring, error) {
+	if c.EncryptionKey == "" {
+		return nil, errors.New("SAATHI_ENCRYPTION_KEY is required: base64 of 32 random bytes (openssl rand -base64 32)")
+	}
+	current, err := crypt.ParseKey(c.EncryptionKey)
+	if err != nil {
+		return nil, fmt.Errorf("SAATHI_ENCRYPTION_KEY must be 32 bytes, base64: it %v", err)
+	}
+	keys := map[uint32][]byte{c.EncryptionKeyID: current}
+	if c.EncryptionOldKeys != "" {
+		for _, part := range strings.Split(c.EncryptionOldKeys, ",") {
+			idStr, keyStr, ok := strings.Cut(strings.TrimSpace(part), ":")
+			id, err := strconv.ParseUint(idStr, 10, 32)
+			if !ok || err != nil {
+				return nil, errors.New("SAATHI_ENCRYPTION_OLD_KEYS must look like 1:<base64 key>,2:<base64 key>")
+			}
+			key, err := crypt.ParseKey(keyStr)
+			if err != nil {
+				return nil, fmt.Errorf("SAATHI_ENCRYPTION_OLD_KEYS key %d must be 32 bytes, base64: it %v", id, err)
+			}
+			if uint32(id) == c.EncryptionKeyID {
+				return nil, fmt.Errorf("SAATHI_ENCRYPTION_OLD_KEYS repeats the current key ID %d", id)
+			}
+			keys[uint32(id)] = key
+		}
+	}
+	index := current
+	if c.BlindIndexKey != "" {
+		if index, err = crypt.ParseKey(c.BlindIndexKey); err != nil {
+			return nil, fmt.Errorf("SAATHI_BLIND_INDEX_KEY must be 32 bytes, base64: it %v", err)
+		}
+	}
+	return crypt.NewKeyring(c.EncryptionKeyID, keys, index)
+}
+
+// LogValue keeps secrets out of logs: only whether they are set.
+func (c Config) LogValue() slog.Value {
+	set := func(s string) string {
+		if s == "" {
+			return "(unset)"
+		}
+		return "(set)"
+	}
+	return slog.GroupValue(
+		slog.String("addr", c.Addr),
+		slog.String("public_url", c.PublicURL),
+		slog.String("provider", c.Provider),
+		slog.String("database_url", set(c.DatabaseURL)),
+		slog.String("encryption_key", set(c.EncryptionKey)),
+		slog.String("twilio_account_sid", set(c.TwilioAccountSID)),
+		slog.String("twilio_auth_token", set(c.TwilioAuthToken)),
+		slog.String("twilio_api_base_url", c.TwilioAPIBaseURL),
+		slog.Int("workers", c.Workers),
+	)
+}

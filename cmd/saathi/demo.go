@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/google/uuid"
+
+	"saathi/db"
+	"saathi/db/crypt"
+	"saathi/handlers"
+)
+
+// Demo staff have fixed IDs so seed-demo can run on every `make run` and
+// hand out fresh tokens without piling up staff.
+var (
+	demoAdminID      = uuid.MustParse("00000000-0000-4000-8000-00000000000a")
+	demoSupervisorID = uuid.MustParse("00000000-0000-4000-8000-00000000000b")
+	demoCaseworkerID = uuid.MustParse("00000000-0000-4000-8000-00000000000c")
+)
+
+// seedDemoCmd creates (or refreshes) a demo admin, supervisor and
+// caseworker and prints their tokens and a first request to try. It refuses
+// to run unless the provider is dev: demo accounts have no place in a real
+// deployment.
+func seedDemoCmd(ctx context.Context, cfg Config, stdout io.Writer) error {
+	if cfg.Provider != "dev" {
+		return errors.New("seed-demo only runs with SAATHI_PROVIDER=dev")
+	}
+	if err := cfg.Validate(false); err != nil {
+		return err
+	}
+	kr, err := cfg.Keyring()
+	if err != nil {
+		return err
+	}
+	pool, err := db.Connect(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	q := db.New(pool)
+
+	type demo struct {
+		id              uuid.UUID
+		name, role, tel string
+		supervisor      *uuid.UUID
+		token           string
+	}
+	staff := []*demo{
+		{id: demoAdminID, name: "Demo Admin", role: handlers.RoleAdmin},
+		{id: demoSupervisorID, name: "Demo Supervisor", role: handlers.RoleSupervisor, tel: "+919000000002"},
+		{id: demoCaseworkerID, name: "Demo Caseworker", role: handlers.RoleCaseworker, tel: "+919000000001", supervisor: &demoSupervisorID},
+	}
+	for _, d := range staff {
+		token, hash := handlers.NewToken()
+		p := db.StaffUpsertDemoParams{
+			ID: d.id, NameEnc: kr.SealString(crypt.StaffName, d.name), Role: d.role, SupervisorID: d.supervisor,
+			Language: "en", TokenHash: hash,
+		}
+		if d.tel != "" {
+			p.PhoneEnc, p.PhoneHash = kr.SealString(crypt.StaffPhone, d.tel), kr.BlindIndex(d.tel)
+		}
+		if _, err := q.StaffUpsertDemo(ctx, p); err != nil {
+			return fmt.Errorf("seed %s: %w", d.name, err)
+		}
+		d.token = token
+	}
+	fmt.Fprintf(stdout, `Demo staff (fresh tokens on every run):
+  admin       %s  token %s
+  supervisor  %s  token %s
+  caseworker  %s  token %s
+`, staff[0].id, staff[0].token, staff[1].id, staff[1].token, staff[2].id, staff[2].token)
+	return nil
+}

@@ -1,0 +1,219 @@
+// Command saathi runs Saathi: the HTTP API and webhooks, the River workers
+// that send check-ins and raise alerts, migrations and staff management.
+//
+//	saathi serve [--role=web|worker|all]
+//	saathi migrate
+//	saathi staff add --name N --role admin|supervisor|caseworker [--phone P] [--supervisor ID] [--language L]
+//	saathi seed-demo
+//	saathi version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	_ "time/tzdata" // survivors' time zones must resolve in a scratch image too
+
+	"saathi/db"
+	"saathi/handlers"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is a mistake on the command line: print it with the usage, exit 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+const usage = `usage:
+  saathi serve [--role=web|worker|all]   run the HTTP server and/or the workers
+  saathi migrate                         apply Saathi's and River's migrations
+  saathi staff add --name N --role admin|supervisor|caseworker [--phone P] [--supervisor ID] [--language L]
+                                         create a staff member and print their API token once
+  saathi seed-demo                       (dev provider only) create demo staff and print fresh tokens
+  saathi version                         print the version
+Configuration comes from the environment; see README.md.`
+
+// run is main without the process: testable, and it returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, getenv, stdout, stderr)
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "saathi: %s\n\n%s\n", ue.msg, usage)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "saathi: %s\n", err)
+		return 1
+	}
+}
+
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"no command given"}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "saathi", versionString())
+		return nil
+	case "help", "--help", "-h":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "serve":
+		return serveCmd(ctx, cfg, rest, stdout)
+	case "migrate":
+		if len(rest) > 0 {
+			return usageError{"migrate takes no arguments"}
+		}
+		return migrateCmd(ctx, cfg)
+	case "staff":
+		return staffCmd(ctx, cfg, rest, stdout)
+	case "seed-demo":
+		return seedDemoCmd(ctx, cfg, stdout)
+	default:
+		return usageError{fmt.Sprintf("unknown command %q", cmd)}
+	}
+}
+
+func versionString() string {
+	v := version
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+	}
+	return v
+}
+
+// newFlagSet returns a flag set whose errors come back as usage errors
+// instead of exiting the process.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	return nil
+}
+
+func serveCmd(ctx context.Context, cfg Config, args []string, stdout io.Writer) error {
+	fs := newFlagSet("serve")
+	role := fs.String("role", "all", "web, worker or all")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	m := NewMain()
+	m.Config, m.Role, m.Stdout = cfg, *role, stdout
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	<-ctx.Done()
+	m.Logger.Info("shutting down")
+	return m.Close()
+}
+
+func migrateCmd(ctx context.Context, cfg Config) error {
+	if err := cfg.Validate(false); err != nil {
+		return err
+	}
+	pool, err := db.Connect(ctx, cfg.DatabaseURL, 4)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := db.Migrate(ctx, pool, newLogger(cfg, os.Stderr)); err != nil {
+		return err
+	}
+	return nil
+}
+
+func staffCmd(ctx context.Context, cfg Config, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "add" {
+		return usageError{"staff: the only subcommand is: staff add --name N --role R"}
+	}
+	fs := newFlagSet("staff add")
+	var in handlers.StaffInput
+	fs.StringVar(&in.Name, "name", "", "full name")
+	fs.StringVar(&in.Role, "role", "", "admin, supervisor or caseworker")
+	fs.StringVar(&in.Phone, "phone", "", "mobile number for alert texts")
+	fs.StringVar(&in.SupervisorID, "supervisor", "", "supervisor's staff ID")
+	fs.StringVar(&in.Language, "language", "", "language of alert texts (default en)")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if in.Name == "" {
+		return usageError{"staff add: --name is required"}
+	}
+	if in.Role == "" {
+		return usageError{"staff add: --role is required (admin, supervisor or caseworker)"}
+	}
+	if err := cfg.Validate(false); err != nil {
+		return err
+	}
+	kr, err := cfg.Keyring()
+	if err != nil {
+		return err
+	}
+	pool, err := db.Connect(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	out, err := handlers.CreateStaff(ctx, pool, kr, in)
+	if err != nil {
+		var p *handlers.Problem
+		if errors.As(err, &p) && p.Field != "" {
+			flagName := map[string]string{"supervisor_id": "supervisor"}[p.Field]
+			if flagName == "" {
+				flagName = p.Field
+			}
+			return usageError{fmt.Sprintf("staff add: --%s: %s", flagName, p.Message)}
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "created %s %s (id %s)\ntoken: %s\nThe token is shown only now; keep it somewhere safe.\n", out.Role, out.Name, out.ID, out.Token)
+	return nil
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if strings.EqualFold(cfg.LogFormat, "text") {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

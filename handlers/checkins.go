@@ -1,0 +1,155 @@
+package handlers
+
+import (
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v4"
+	"github.com/riverqueue/river"
+
+	"saathi/db"
+	"saathi/jobs"
+	"saathi/jobs/schedule"
+)
+
+// CheckinJSON is a check-in as the API shows it.
+type CheckinJSON struct {
+	ID       uuid.UUID  `json:"id"`
+	Kind     string     `json:"kind"`
+	Channel  *string    `json:"channel"`
+	State    string     `json:"state"`
+	Reason   *string    `json:"reason,omitempty"`
+	DueAt    time.Time  `json:"due_at"`
+	SendAt   *time.Time `json:"send_at,omitempty"`
+	SentAt   *time.Time `json:"sent_at,omitempty"`
+	Answered *time.Time `json:"answered_at,omitempty"`
+}
+
+func checkinJSON(c db.Checkin) CheckinJSON {
+	return CheckinJSON{ID: c.ID, Kind: c.Kind, Channel: c.Channel, State: c.State, Reason: c.Reason, DueAt: c.DueAt, SentAt: c.SentAt, Answered: c.AnsweredAt}
+}
+
+// checkinCreate asks for an ad-hoc check-in. It is queued at once and sent
+// at the next safe moment: now if a contact window is open (with time left),
+// otherwise when the next one opens. Never outside a window.
+func (s *Server) checkinCreate(c echo.Context) error {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
+	sv, err := s.scopedSurvivor(c, s.queries())
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Channel string `json:"channel"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	if in.Channel != "sms" && in.Channel != "voice" {
+		return invalid("channel", "must be sms or voice")
+	}
+	if !slices.Contains(sv.Channels, in.Channel) {
+		return invalid("channel", "%s is not one of the survivor's channels", in.Channel)
+	}
+	consent, err := currentConsent(ctx, s.queries(), sv.ID)
+	if err != nil {
+		return err
+	}
+	if !consent[in.Channel] {
+		return invalid("channel", "the survivor has not consented to %s", in.Channel)
+	}
+	windows, loc, err := s.survivorWindows(c, sv)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	sendAt, ok := schedule.NextSafe(windows, loc, now)
+	if !ok {
+		return invalid("contact_windows", "the survivor has no usable contact window")
+	}
+
+	var out CheckinJSON
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		ci, err := q.CheckinCreate(ctx, db.CheckinCreateParams{
+			SurvivorID: sv.ID, Kind: "adhoc", Channel: &in.Channel, DueAt: now, State: "queued", RequestedBy: &v.ID,
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := s.River.InsertTx(ctx, tx, jobs.CheckinSendArgs{CheckinID: ci.ID}, &river.InsertOpts{ScheduledAt: sendAt}); err != nil {
+			return err
+		}
+		out = checkinJSON(ci)
+		out.SendAt = &sendAt
+		return audit(ctx, q, v.ID, "checkin.request", &sv.ID, map[string]any{"channel": in.Channel})
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, out)
+}
+
+// cadencePut replaces a survivor's cadence. Future check-ins not yet handed
+// to the sender are replaced; sent and in-flight ones are untouched.
+func (s *Server) cadencePut(c echo.Context) error {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
+	sv, err := s.scopedSurvivor(c, s.queries())
+	if err != nil {
+		return err
+	}
+	var in CadenceJSON
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	cad, err := parseCadence(&in)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		if _, err := q.SurvivorGetForUpdate(ctx, sv.ID); err != nil {
+			return err
+		}
+		if err := replaceCadence(ctx, q, sv.ID, cad, s.now(), &v.ID); err != nil {
+			return err
+		}
+		return audit(ctx, q, v.ID, "cadence.update", &sv.ID, nil)
+	})
+	if err != nil {
+		return err
+	}
+	out, err := s.loadSurvivorJSON(ctx, s.queries(), sv.ID, true)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"cadence": out.Cadence, "next_checkin_due": out.NextCheckinDue})
+}
+
+func (s *Server) survivorWindows(c echo.Context, sv db.Survivor) ([]schedule.ContactWindow, *time.Location, error) {
+	rows, err := s.queries().ContactWindowList(c.Request().Context(), sv.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	loc, err := time.LoadLocation(sv.Timezone)
+	if err != nil {
+		return nil, nil, err
+	}
+	ws := make([]schedule.ContactWindow, 0, len(rows))
+	for _, r := range rows {
+		w := schedule.ContactWindow{Start: schedule.Clock(r.StartMinute), End: schedule.Clock(r.EndMinute)}
+		for _, d := range r.Days {
+			day, err := schedule.ParseDay(d)
+			if err != nil {
+				return nil, nil, err
+			}
+			w.Days = append(w.Days, day)
+		}
+		ws = append(ws, w)
+	}
+	return ws, loc, nil
+}

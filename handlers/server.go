@@ -1,0 +1,139 @@
+// Package handlers holds Saathi's HTTP surface: the admin API, health
+// checks, Twilio webhooks and the dev provider's pages, on one echo router.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/riverqueue/river"
+
+	"saathi/db"
+	"saathi/db/crypt"
+	"saathi/jobs/reply"
+	"saathi/locales"
+)
+
+// MaxBodyBytes caps every request body.
+const MaxBodyBytes = 64 << 10
+
+// Server serves the HTTP API. Every dependency is a field, set by the
+// composition root (cmd/saathi) or by a test.
+type Server struct {
+	Pool    *pgxpool.Pool
+	River   *river.Client[pgx.Tx] // may be insert-only (web role)
+	Keyring *crypt.Keyring
+	Catalog *locales.Catalog
+	Replies *reply.Parser
+	Logger  *slog.Logger
+
+	// PublicURL is the base URL the world reaches Saathi at, without a
+	// trailing slash (Twilio signs webhooks over it).
+	PublicURL string
+	// DevProvider enables the /dev pages (outbox, simulated inbound).
+	DevProvider bool
+	// TwilioAuthToken checks the signature on Twilio's webhooks.
+	TwilioAuthToken string
+
+	// NowFunc returns the current time; tests inject a fixed clock.
+	NowFunc func() time.Time
+}
+
+func (s *Server) now() time.Time {
+	if s.NowFunc != nil {
+		return s.NowFunc()
+	}
+	return time.Now()
+}
+
+func (s *Server) queries() *db.Queries { return db.New(s.Pool) }
+
+// Handler builds the echo router with every route.
+func (s *Server) Handler() *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.errorHandler
+	// Saathi sits behind one reverse proxy at most; the client IP is only
+	// used in logs, never for decisions.
+	e.IPExtractor = echo.ExtractIPDirect()
+
+	e.Use(middleware.RequestID())
+	e.Use(s.recoverer)
+	e.Use(middleware.BodyLimit("64K"))
+	e.Use(s.accessLog)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	api := e.Group("/api/v1", s.authenticate)
+	api.GET("/me", s.me)
+	api.POST("/staff", s.staffCreate, requireRole(RoleAdmin))
+	api.GET("/staff", s.staffList, requireRole(RoleAdmin, RoleSupervisor))
+
+	api.POST("/survivors", s.survivorCreate, requireRole(RoleAdmin, RoleSupervisor))
+	api.GET("/survivors", s.survivorList)
+	api.GET("/survivors/:id", s.survivorGet)
+	api.PATCH("/survivors/:id", s.survivorPatch)
+	api.DELETE("/survivors/:id", s.survivorDelete, requireRole(RoleAdmin))
+	api.POST("/survivors/:id/consent", s.consentCreate)
+	api.PUT("/survivors/:id/cadence", s.cadencePut, requireRole(RoleAdmin, RoleSupervisor))
+	api.POST("/survivors/:id/checkins", s.checkinCreate)
+
+	e.POST("/twilio/status", s.twilioStatus)
+
+	if s.DevProvider {
+		e.GET("/dev/outbox", s.devOutbox)
+	}
+	return e
+}
+
+// recoverer turns a panic into a 500 without leaking a stack trace to the
+// client; the trace goes to the log.
+func (s *Server) recoverer(next echo.HandlerFunc) echo.HandlerFunc {
+	return middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.Logger.Error("panic in handler", "route", c.Path(), "err", err, "stack", string(stack))
+			return err
+		},
+	})(next)
+}
+
+// accessLog logs method, route pattern (never the raw URL, which may carry
+// an ID), status and duration.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		s.Logger.Debug("request", "method", c.Request().Method, "route", c.Path(),
+			"status", c.Response().Status, "duration_ms", time.Since(start).Milliseconds(),
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		return nil
+	}
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz is ready when the database answers and every migration is applied.
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	defer cancel()
+	if err := s.Pool.Ping(ctx); err != nil {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "database unreachable"})
+	}
+	if err := db.CheckMigrations(ctx, s.Pool); err != nil {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}

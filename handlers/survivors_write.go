@@ -1,0 +1,233 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v4"
+
+	"saathi/db"
+	"saathi/db/crypt"
+	"saathi/jobs/schedule"
+)
+
+// survivorPatch changes the fields present in the body. Consent has its own
+// route (an append-only history); the cadence has its own too.
+func (s *Server) survivorPatch(c echo.Context) error {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
+	q := s.queries()
+	sv, err := s.scopedSurvivor(c, q)
+	if err != nil {
+		return err
+	}
+	var in SurvivorInput
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	if in.Consent != nil {
+		return invalid("consent", "record consent with POST /api/v1/survivors/{id}/consent")
+	}
+	if in.Cadence != nil {
+		return invalid("cadence", "change the cadence with PUT /api/v1/survivors/{id}/cadence")
+	}
+	// Reassigning a survivor moves who sees them: not a caseworker's call.
+	if in.CaseworkerID != nil && v.Role == RoleCaseworker {
+		return errForbidden
+	}
+
+	params := db.SurvivorUpdateParams{
+		ID: sv.ID, ReferenceEnc: sv.ReferenceEnc, PhoneEnc: sv.PhoneEnc, PhoneHash: sv.PhoneHash,
+		DuressEnc: sv.DuressEnc, Language: sv.Language, Channels: sv.Channels, Timezone: sv.Timezone,
+		CaseworkerID: sv.CaseworkerID, Now: s.now(),
+	}
+	var changed []string
+	if in.Reference != nil {
+		ref, err := parseReference(*in.Reference)
+		if err != nil {
+			return err
+		}
+		params.ReferenceEnc = s.Keyring.SealString(crypt.SurvivorReference, ref)
+		changed = append(changed, "reference")
+	}
+	if in.Phone != nil {
+		p, err := parsePhone(*in.Phone)
+		if err != nil {
+			return err
+		}
+		params.PhoneEnc, params.PhoneHash = s.Keyring.SealString(crypt.SurvivorPhone, p), s.Keyring.BlindIndex(p)
+		changed = append(changed, "phone")
+	}
+	if in.Language != nil {
+		if params.Language, err = parseLanguage(*in.Language); err != nil {
+			return err
+		}
+		changed = append(changed, "language")
+	}
+	if in.Channels != nil {
+		if params.Channels, err = parseChannels("channels", in.Channels); err != nil {
+			return err
+		}
+		changed = append(changed, "channels")
+	}
+	if in.Timezone != nil {
+		if params.Timezone, err = parseTimezone(*in.Timezone); err != nil {
+			return err
+		}
+		changed = append(changed, "timezone")
+	}
+	windows := in.ContactWindows != nil
+	parsedWindows, err := parseWindowsIf(windows, in.ContactWindows)
+	if err != nil {
+		return err
+	}
+	if windows {
+		changed = append(changed, "contact_windows")
+	}
+	if in.DuressWord != nil {
+		d, err := parseDuress(*in.DuressWord)
+		if err != nil {
+			return err
+		}
+		params.DuressEnc = nil
+		if d != "" {
+			params.DuressEnc = s.Keyring.SealString(crypt.SurvivorDuress, d)
+		}
+		changed = append(changed, "duress_word")
+	}
+	if in.CaseworkerID != nil {
+		id, err := parseUUIDField("caseworker_id", *in.CaseworkerID)
+		if err != nil {
+			return err
+		}
+		if err := checkCaseworker(ctx, q, id); err != nil {
+			return err
+		}
+		params.CaseworkerID = &id
+		changed = append(changed, "caseworker_id")
+	}
+	if len(changed) == 0 {
+		return invalid("", "nothing to change")
+	}
+
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		if _, err := q.SurvivorUpdate(ctx, params); err != nil {
+			if db.IsUniqueViolation(err, "survivors_phone_hash_active") {
+				return invalid("phone", "a survivor with this number is already enrolled")
+			}
+			return db.NotFound(err)
+		}
+		if windows {
+			if err := insertWindows(ctx, q, sv.ID, parsedWindows); err != nil {
+				return err
+			}
+		}
+		return audit(ctx, q, v.ID, "survivor.update", &sv.ID, map[string]any{"fields": changed})
+	})
+	if err != nil {
+		return err
+	}
+	out, err := s.loadSurvivorJSON(ctx, q, sv.ID, true)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// survivorDelete erases a survivor's personal data on request: phone,
+// reference, duress word, message bodies, reply evidence and alert notes go;
+// the rows stay, anonymous, so counts and reports still add up. Pending
+// check-ins are cancelled.
+func (s *Server) survivorDelete(c echo.Context) error {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
+	sv, err := s.scopedSurvivor(c, s.queries())
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		if _, err := q.SurvivorGetForUpdate(ctx, sv.ID); err != nil {
+			return db.NotFound(err)
+		}
+		if err := q.SurvivorErase(ctx, db.SurvivorEraseParams{ID: sv.ID, Now: now}); err != nil {
+			return err
+		}
+		if err := q.ContactWindowDeleteAll(ctx, sv.ID); err != nil {
+			return err
+		}
+		if _, err := q.CheckinCancelAllForSurvivor(ctx, db.CheckinCancelAllForSurvivorParams{SurvivorID: sv.ID, Reason: ptr("erased"), Now: now}); err != nil {
+			return err
+		}
+		if err := q.SurvivorEraseMessages(ctx, db.SurvivorEraseMessagesParams{SurvivorID: sv.ID, Now: now}); err != nil {
+			return err
+		}
+		if err := q.SurvivorEraseResponses(ctx, sv.ID); err != nil {
+			return err
+		}
+		if err := q.SurvivorEraseAlertNotes(ctx, sv.ID); err != nil {
+			return err
+		}
+		return audit(ctx, q, v.ID, "survivor.erase", &sv.ID, nil)
+	})
+	if err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// consentCreate appends to the consent history: consent is never edited,
+// only given or withdrawn again.
+func (s *Server) consentCreate(c echo.Context) error {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
+	sv, err := s.scopedSurvivor(c, s.queries())
+	if err != nil {
+		return err
+	}
+	var in ConsentInput
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	now := s.now()
+	sp, err := parseConsent("", &in, sv.Channels, now, true)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		if _, err := q.ConsentRecordCreate(ctx, db.ConsentRecordCreateParams{
+			SurvivorID: sv.ID, Action: sp.action, Channels: sp.channels, Method: sp.method,
+			Source: "staff", RecordedBy: &v.ID, RecordedAt: sp.recordedAt,
+		}); err != nil {
+			return err
+		}
+		return audit(ctx, q, v.ID, "consent."+sp.action, &sv.ID, map[string]any{"channels": sp.channels})
+	})
+	if err != nil {
+		return err
+	}
+	out, err := s.loadSurvivorJSON(ctx, s.queries(), sv.ID, true)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"consent": out.Consent, "consent_history": out.ConsentHistory})
+}
+
+func parseWindowsIf(present bool, in []WindowJSON) ([]schedule.ContactWindow, error) {
+	if !present {
+		return nil, nil
+	}
+	return parseWindows(in)
+}
+
+func parseUUIDField(field, s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.UUID{}, invalid(field, "not an ID")
+	}
+	return id, nil
+}

@@ -1,0 +1,160 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"saathi/db"
+	"saathi/jobs/schedule"
+)
+
+// PlanInterval is how often the leader looks for due check-ins.
+const PlanInterval = time.Minute
+
+// planBatch is how many check-ins one planner transaction claims: large
+// enough for a fast tick, small enough to keep memory flat and locks short.
+const planBatch = 1000
+
+// planMaxBatches bounds one tick; the next tick carries on.
+const planMaxBatches = 200
+
+// CheckinPlanArgs is the periodic planner's job.
+type CheckinPlanArgs struct{}
+
+// Kind names the job.
+func (CheckinPlanArgs) Kind() string { return "checkin_plan" }
+
+// InsertOpts keeps at most one planner queued.
+func (CheckinPlanArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+	}}}
+}
+
+// CheckinPlanWorker hands due check-ins to the sender. Each batch, in one
+// transaction, marks check-ins 'queued' and inserts their send jobs
+// (scheduled at the next safe moment in the survivor's contact windows), so
+// there is never a queued check-in without its job or a job without its row,
+// and River's unique key on the check-in ID refuses a second job even if a
+// row were somehow claimed twice.
+type CheckinPlanWorker struct {
+	river.WorkerDefaults[CheckinPlanArgs]
+	Deps *Deps
+}
+
+// Work claims due check-ins batch by batch.
+func (w *CheckinPlanWorker) Work(ctx context.Context, job *river.Job[CheckinPlanArgs]) error {
+	total, err := w.Plan(ctx, w.Deps.now())
+	if total > 0 {
+		w.Deps.Logger.Info("check-ins planned", "count", total)
+	}
+	return err
+}
+
+// Plan queues every check-in due at or before now and returns how many.
+func (w *CheckinPlanWorker) Plan(ctx context.Context, now time.Time) (int, error) {
+	client := river.ClientFromContext[pgx.Tx](ctx)
+	total := 0
+	for range planMaxBatches {
+		n, err := w.planBatch(ctx, client, now)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < planBatch {
+			break
+		}
+	}
+	return total, nil
+}
+
+func (w *CheckinPlanWorker) planBatch(ctx context.Context, client *river.Client[pgx.Tx], now time.Time) (int, error) {
+	var n int
+	err := pgx.BeginFunc(ctx, w.Deps.Pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		due, err := q.CheckinClaimDue(ctx, db.CheckinClaimDueParams{Until: now, Lim: planBatch, Now: now})
+		if err != nil {
+			return fmt.Errorf("claim due check-ins: %w", err)
+		}
+		n = len(due)
+		if n == 0 {
+			return nil
+		}
+		ids := make([]uuid.UUID, 0, n)
+		for _, d := range due {
+			ids = append(ids, d.SurvivorID)
+		}
+		scheds, err := loadSchedules(ctx, q, ids)
+		if err != nil {
+			return err
+		}
+		params := make([]river.InsertManyParams, 0, n)
+		for _, d := range due {
+			at := d.DueAt
+			if now.After(at) {
+				at = now
+			}
+			// Without usable windows the send job still runs now and
+			// records why nothing was sent.
+			if sc, ok := scheds[d.SurvivorID]; ok {
+				if next, ok := schedule.NextSafe(sc.windows, sc.loc, at); ok {
+					at = next
+				}
+			}
+			params = append(params, river.InsertManyParams{Args: CheckinSendArgs{CheckinID: d.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: at}})
+		}
+		if _, err := client.InsertManyTx(ctx, tx, params); err != nil {
+			return fmt.Errorf("insert send jobs: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// survivorSchedule is what decides when a survivor may be contacted.
+type survivorSchedule struct {
+	active  bool
+	loc     *time.Location
+	windows []schedule.ContactWindow
+}
+
+// loadSchedules reads time zones and contact windows for many survivors in
+// one query.
+func loadSchedules(ctx context.Context, q *db.Queries, ids []uuid.UUID) (map[uuid.UUID]survivorSchedule, error) {
+	rows, err := q.ScheduleInfoForSurvivors(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load contact windows: %w", err)
+	}
+	out := make(map[uuid.UUID]survivorSchedule, len(ids))
+	for _, r := range rows {
+		sc, ok := out[r.ID]
+		if !ok {
+			loc, err := time.LoadLocation(r.Timezone)
+			if err != nil {
+				return nil, fmt.Errorf("survivor %s: time zone: %w", r.ID, err)
+			}
+			sc = survivorSchedule{active: r.Status == "active", loc: loc}
+		}
+		if r.StartMinute != nil && r.EndMinute != nil {
+			w := schedule.ContactWindow{Start: schedule.Clock(*r.StartMinute), End: schedule.Clock(*r.EndMinute)}
+			for _, d := range r.Days {
+				if day, err := schedule.ParseDay(d); err == nil {
+					w.Days = append(w.Days, day)
+				}
+			}
+			sc.windows = append(sc.windows, w)
+		}
+		out[r.ID] = sc
+	}
+	return out, nil
+}

@@ -1,0 +1,316 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"saathi/db"
+	"saathi/db/crypt"
+	"saathi/jobs/schedule"
+	"saathi/locales"
+	"saathi/locales/segment"
+)
+
+// reconcileGrace is how long a send attempt with an unknown outcome is
+// given for the provider's status callback to arrive before Saathi asks the
+// provider directly whether the message exists.
+const reconcileGrace = 2 * time.Minute
+
+// Message statuses Saathi sets itself, besides the provider's.
+const (
+	// StatusAttempting is recorded before the provider is called: if the
+	// process dies mid-call, the retry knows to reconcile, not resend.
+	StatusAttempting = "attempting"
+	StatusFailed     = "failed"
+)
+
+// CheckinSendArgs sends one check-in.
+type CheckinSendArgs struct {
+	CheckinID uuid.UUID `json:"checkin_id" river:"unique"`
+}
+
+// Kind names the job.
+func (CheckinSendArgs) Kind() string { return "checkin_send" }
+
+// InsertOpts makes the check-in ID unique across every job state River
+// keeps: an occurrence is never enqueued twice, by two planners, a restart
+// or an edited cadence.
+func (CheckinSendArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// CheckinSendWorker sends a check-in when it is safe to: inside a contact
+// window, with consent for the channel at that moment, exactly once.
+type CheckinSendWorker struct {
+	river.WorkerDefaults[CheckinSendArgs]
+	Deps *Deps
+}
+
+// Timeout leaves room for a provider call (10 s) and a reconcile lookup.
+func (w *CheckinSendWorker) Timeout(*river.Job[CheckinSendArgs]) time.Duration {
+	return 45 * time.Second
+}
+
+// sendPlan is what the first transaction decided.
+type sendPlan struct {
+	done      bool          // nothing (more) to do
+	snooze    time.Duration // not now: wait
+	reconcile *db.Message   // an earlier attempt's outcome is unknown
+	attempt   *db.Message   // a new attempt, recorded, to send now
+	sms       SMS
+}
+
+// Work runs the check-in's state machine.
+func (w *CheckinSendWorker) Work(ctx context.Context, job *river.Job[CheckinSendArgs]) error {
+	now := w.Deps.now()
+	var plan sendPlan
+	err := pgx.BeginFunc(ctx, w.Deps.Pool, func(tx pgx.Tx) error {
+		var err error
+		plan, err = w.decide(ctx, db.New(tx), job.Args.CheckinID, now)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, db.ErrNotFound) {
+			return river.JobCancel(fmt.Errorf("check-in %s does not exist", job.Args.CheckinID))
+		}
+		return fmt.Errorf("check-in %s: %w", job.Args.CheckinID, err)
+	}
+	switch {
+	case plan.done:
+		return nil
+	case plan.snooze > 0:
+		return river.JobSnooze(plan.snooze)
+	case plan.reconcile != nil:
+		return w.reconcile(ctx, job.Args.CheckinID, plan, now)
+	}
+	res, sendErr := w.Deps.Sender.SendSMS(ctx, plan.sms)
+	return w.record(ctx, job.Args.CheckinID, plan.attempt, res, sendErr)
+}
+
+// decide locks the check-in and works out what to do, recording a new
+// attempt when a message is to be sent.
+func (w *CheckinSendWorker) decide(ctx context.Context, q *db.Queries, id uuid.UUID, now time.Time) (sendPlan, error) {
+	ci, err := q.CheckinGetForUpdate(ctx, id)
+	if err != nil {
+		return sendPlan{}, db.NotFound(err)
+	}
+	if ci.State != "queued" && ci.State != "sending" {
+		return sendPlan{done: true}, nil
+	}
+	skip := func(reason string) (sendPlan, error) {
+		return sendPlan{done: true}, q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "skipped", Reason: &reason, Now: now})
+	}
+	sv, err := q.SurvivorGet(ctx, ci.SurvivorID)
+	if err != nil {
+		return sendPlan{}, db.NotFound(err)
+	}
+	if sv.Status != "active" {
+		return skip("survivor erased")
+	}
+
+	// Earlier attempts first: if one was accepted, the check-in is sent; if
+	// one's outcome is unknown, find out before sending anything.
+	msgs, err := q.MessageListForCheckin(ctx, id)
+	if err != nil {
+		return sendPlan{}, err
+	}
+	for _, m := range msgs {
+		if m.ProviderSid != nil {
+			return sendPlan{done: true}, q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "sent", SentAt: &m.CreatedAt, Now: now})
+		}
+		if m.Status == StatusAttempting {
+			m := m
+			return sendPlan{reconcile: &m}, nil
+		}
+	}
+
+	scheds, err := loadSchedules(ctx, q, []uuid.UUID{sv.ID})
+	if err != nil {
+		return sendPlan{}, err
+	}
+	sc := scheds[sv.ID]
+	if !schedule.Allowed(sc.windows, sc.loc, now) {
+		next, ok := schedule.NextSafe(sc.windows, sc.loc, now)
+		if !ok {
+			return skip("no usable contact window")
+		}
+		return sendPlan{snooze: next.Sub(now)}, nil
+	}
+
+	consent, err := currentConsent(ctx, q, sv.ID)
+	if err != nil {
+		return sendPlan{}, err
+	}
+	channel := ""
+	if ci.Channel != nil {
+		channel = *ci.Channel
+	} else {
+		for _, ch := range []string{"sms", "voice"} {
+			if slices.Contains(sv.Channels, ch) && consent[ch] {
+				channel = ch
+				break
+			}
+		}
+	}
+	if channel == "" || !consent[channel] || !slices.Contains(sv.Channels, channel) {
+		return skip("no consent")
+	}
+	if channel != "sms" {
+		// Calls arrive with the voice issue; until then a voice-only
+		// survivor's check-in is recorded as not sent, never silently lost.
+		return skip("voice check-ins not available yet")
+	}
+
+	to, err := w.Deps.Keyring.OpenString(crypt.SurvivorPhone, sv.PhoneEnc)
+	if err != nil {
+		return sendPlan{}, err
+	}
+	body, err := w.Deps.Catalog.Text(sv.Language, locales.CheckinSMS, nil)
+	if err != nil {
+		return sendPlan{}, err
+	}
+	enc, segs := segment.Count(body)
+	attempt, err := q.MessageCreate(ctx, db.MessageCreateParams{
+		Direction: "out", Channel: "sms", SurvivorID: &sv.ID, CheckinID: &id, Purpose: "checkin",
+		PeerHash: w.Deps.Keyring.BlindIndex(to), PeerEnc: w.Deps.Keyring.SealString(crypt.MessagePeer, to),
+		BodyEnc: w.Deps.Keyring.SealString(crypt.MessageBody, body), Template: ptr(locales.CheckinSMS),
+		Language: &sv.Language, Provider: providerName(w.Deps.Sender), Status: StatusAttempting,
+		Segments: ptr(int32(segs)), Encoding: ptr(string(enc)), Now: now,
+	})
+	if err != nil {
+		return sendPlan{}, err
+	}
+	if err := q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "sending", Channel: &channel, Now: now}); err != nil {
+		return sendPlan{}, err
+	}
+	return sendPlan{attempt: &attempt, sms: SMS{
+		To: to, Body: body, TemplateID: w.Deps.Templates[locales.CheckinSMS+"."+sv.Language],
+		StatusCallback: w.Deps.PublicURL + "/twilio/status?m=" + strconv.FormatInt(attempt.ID, 10),
+	}}, nil
+}
+
+// record stores the provider's answer.
+func (w *CheckinSendWorker) record(ctx context.Context, id uuid.UUID, attempt *db.Message, res SendResult, sendErr error) error {
+	now := w.Deps.now()
+	var se *SendError
+	if sendErr != nil && !errors.As(sendErr, &se) {
+		// Unknown outcome: the attempt stays 'attempting' and the retry
+		// reconciles before sending again.
+		return fmt.Errorf("send check-in %s: %w", id, sendErr)
+	}
+	var retry error
+	err := pgx.BeginFunc(ctx, w.Deps.Pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		if sendErr == nil {
+			return markSent(ctx, q, id, attempt.ID, res, now)
+		}
+		code := int32(se.Code)
+		if err := q.MessageFailed(ctx, db.MessageFailedParams{ID: attempt.ID, ErrorCode: &code, ErrorMessage: &se.Message, Now: now}); err != nil {
+			return err
+		}
+		switch {
+		case se.Retryable():
+			retry = sendErr
+			return q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "queued", Now: now})
+		case se.Code == CodeInvalidNumber:
+			return q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "failed", Reason: ptr("invalid number"), Now: now})
+		case se.Code == CodeUnsubscribed:
+			// The carrier says the survivor opted out: record it as their
+			// withdrawal, so nothing else is sent until they opt in again.
+			if err := withdrawByCarrier(ctx, q, *attempt.SurvivorID, now); err != nil {
+				return err
+			}
+			return q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "skipped", Reason: ptr("unsubscribed at carrier"), Now: now})
+		default:
+			return q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "failed", Reason: ptr("provider error " + strconv.Itoa(se.Code)), Now: now})
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("record send of check-in %s: %w", id, err)
+	}
+	return retry
+}
+
+// reconcile settles an attempt whose outcome is unknown.
+func (w *CheckinSendWorker) reconcile(ctx context.Context, id uuid.UUID, plan sendPlan, now time.Time) error {
+	m := plan.reconcile
+	if age := now.Sub(m.CreatedAt); age < reconcileGrace {
+		return river.JobSnooze(reconcileGrace - age)
+	}
+	to, err := w.Deps.Keyring.OpenString(crypt.MessagePeer, m.PeerEnc)
+	if err != nil {
+		return err
+	}
+	body, err := w.Deps.Keyring.OpenString(crypt.MessageBody, m.BodyEnc)
+	if err != nil {
+		return err
+	}
+	res, found, err := w.Deps.Sender.FindSMS(ctx, to, body, m.CreatedAt.Add(-time.Minute))
+	if err != nil {
+		return fmt.Errorf("reconcile check-in %s: %w", id, err)
+	}
+	err = pgx.BeginFunc(ctx, w.Deps.Pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		if found {
+			return markSent(ctx, q, id, m.ID, res, now)
+		}
+		return q.MessageFailed(ctx, db.MessageFailedParams{ID: m.ID, ErrorMessage: ptr("not accepted by the provider (reconciled after an interrupted send)"), Now: now})
+	})
+	if err != nil {
+		return err
+	}
+	if found {
+		return nil
+	}
+	// Not at the provider: send afresh (the next run records a new attempt).
+	return river.JobSnooze(time.Second)
+}
+
+func markSent(ctx context.Context, q *db.Queries, checkinID uuid.UUID, msgID int64, res SendResult, now time.Time) error {
+	status := res.Status
+	if status == "" {
+		status = "accepted"
+	}
+	if err := q.MessageAccepted(ctx, db.MessageAcceptedParams{ID: msgID, ProviderSid: &res.SID, Status: status, Now: now}); err != nil {
+		return err
+	}
+	return q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: checkinID, State: "sent", SentAt: &now, Now: now})
+}
+
+func withdrawByCarrier(ctx context.Context, q *db.Queries, survivorID uuid.UUID, now time.Time) error {
+	_, err := q.ConsentRecordCreate(ctx, db.ConsentRecordCreateParams{
+		SurvivorID: survivorID, Action: "withdraw", Channels: []string{"sms"}, Method: "carrier_block",
+		Source: "carrier", RecordedAt: now,
+	})
+	return err
+}
+
+// currentConsent says, per channel, whether the latest record gives consent.
+func currentConsent(ctx context.Context, q *db.Queries, id uuid.UUID) (map[string]bool, error) {
+	rows, err := q.ConsentCurrent(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, r := range rows {
+		out[r.Channel] = r.Action == "give"
+	}
+	return out, nil
+}
+
+func providerName(s Sender) string {
+	if n, ok := s.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	return "twilio"
+}
+
+func ptr[T any](v T) *T { return &v }

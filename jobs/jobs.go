@@ -1,0 +1,133 @@
+// Package jobs holds Saathi's River jobs: one file per job kind, each with
+// its args type and worker. Workers get their dependencies through Deps;
+// they talk to the outside world only through the small interfaces defined
+// here (Sender), so tests run them against fakes of those interfaces or a
+// fake Twilio.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"saathi/db/crypt"
+	"saathi/jobs/reply"
+	"saathi/locales"
+)
+
+// Deps are what workers need. Every field is set by the composition root.
+type Deps struct {
+	Pool    *pgxpool.Pool
+	Keyring *crypt.Keyring
+	Catalog *locales.Catalog
+	Replies *reply.Parser
+	Sender  Sender
+	Logger  *slog.Logger
+	// PublicURL is the base URL Twilio calls back (status callbacks).
+	PublicURL string
+	// Templates holds optional DLT template IDs per message ID (India).
+	Templates map[string]string
+	// NowFunc returns the current time; tests inject a clock.
+	NowFunc func() time.Time
+}
+
+func (d *Deps) now() time.Time {
+	if d.NowFunc != nil {
+		return d.NowFunc()
+	}
+	return time.Now()
+}
+
+// SMS is one outbound text.
+type SMS struct {
+	To   string // E.164
+	Body string
+	// StatusCallback is where the provider reports delivery.
+	StatusCallback string
+	// TemplateID is the DLT template ID, for providers that take one.
+	TemplateID string
+}
+
+// SendResult is the provider's acceptance of a message.
+type SendResult struct {
+	SID    string
+	Status string
+}
+
+// Sender sends texts through a provider (Twilio, or the dev outbox).
+type Sender interface {
+	// SendSMS hands a text to the provider. A *SendError says whether a
+	// retry can help; any other error (timeout, connection reset) leaves it
+	// unknown whether the provider accepted the message.
+	SendSMS(ctx context.Context, sms SMS) (SendResult, error)
+	// FindSMS looks for a text to `to` with this body, accepted since
+	// `since`: after a crash between sending and recording, it tells
+	// whether the provider already has the message.
+	FindSMS(ctx context.Context, to, body string, since time.Time) (SendResult, bool, error)
+}
+
+// Provider error codes Saathi acts on.
+const (
+	CodeInvalidNumber = 21211 // final: the number is not valid
+	CodeUnsubscribed  = 21610 // final: the carrier blocked us, treat as opt-out
+)
+
+// SendError is a provider's definite answer that it did not accept a
+// message.
+type SendError struct {
+	HTTPStatus int
+	Code       int
+	Message    string
+}
+
+func (e *SendError) Error() string {
+	return fmt.Sprintf("provider refused message: HTTP %d, code %d: %s", e.HTTPStatus, e.Code, e.Message)
+}
+
+// Retryable reports whether trying again later can succeed: rate limits
+// and server errors yes; invalid numbers, blocks, bad requests no.
+func (e *SendError) Retryable() bool {
+	return e.HTTPStatus == 429 || e.HTTPStatus >= 500 || e.Code == 20429
+}
+
+// Register adds every worker to workers.
+func Register(workers *river.Workers, d *Deps) {
+	river.AddWorker(workers, &CheckinPlanWorker{Deps: d})
+	river.AddWorker(workers, &CheckinSendWorker{Deps: d})
+}
+
+// PeriodicJobs are run once across all processes by River's leader.
+func PeriodicJobs() []*river.PeriodicJob {
+	return []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(PlanInterval), func() (river.JobArgs, *river.InsertOpts) {
+			return CheckinPlanArgs{}, nil
+		}, &river.PeriodicJobOpts{ID: "checkin_plan", RunOnStart: true}),
+	}
+}
+
+// ErrorHandler logs failed jobs without their arguments (which hold IDs,
+// never personal data, but the error text might quote a provider).
+type ErrorHandler struct{ Logger *slog.Logger }
+
+// HandleError logs a job error.
+func (h ErrorHandler) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	var se *SendError
+	level := slog.LevelWarn
+	if job.Attempt >= job.MaxAttempts && !errors.As(err, &se) {
+		level = slog.LevelError
+	}
+	h.Logger.Log(ctx, level, "job failed", "kind", job.Kind, "job_id", job.ID, "attempt", job.Attempt, "max_attempts", job.MaxAttempts, "err", err)
+	return nil
+}
+
+// HandlePanic logs a panicking job; River retries it.
+func (h ErrorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, panicVal any, trace string) *river.ErrorHandlerResult {
+	h.Logger.Error("job panicked", "kind", job.Kind, "job_id", job.ID, "panic", fmt.Sprint(panicVal), "stack", trace)
+	return nil
+}

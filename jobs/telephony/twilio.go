@@ -1,0 +1,140 @@
+// Package telephony implements jobs.Sender: Twilio through twilio-go, and
+// the dev provider, which sends nothing and keeps an outbox in PostgreSQL.
+package telephony
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/twilio/twilio-go"
+	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+
+	"saathi/jobs"
+)
+
+// TwilioConfig configures the Twilio sender.
+type TwilioConfig struct {
+	AccountSID, AuthToken string
+	// From is the sending number; MessagingServiceSID is used instead when
+	// set (Twilio picks the sender, e.g. a DLT-registered one in India).
+	From, MessagingServiceSID string
+	// BaseURL replaces https://api.twilio.com for every request: a fake in
+	// tests, a staging proxy in practice.
+	BaseURL string
+	// Timeout bounds each request; twilio-go takes no context, so this is
+	// the only deadline. Keep it below River's job timeout.
+	Timeout time.Duration
+}
+
+// Twilio sends through Twilio's REST API.
+type Twilio struct {
+	api *openapi.ApiService
+	cfg TwilioConfig
+}
+
+var _ jobs.Sender = (*Twilio)(nil)
+
+// NewTwilio builds a twilio-go client whose requests go to cfg.BaseURL.
+func NewTwilio(cfg TwilioConfig) (*Twilio, error) {
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil || base.Host == "" {
+		return nil, fmt.Errorf("TWILIO_API_BASE_URL %q is not a URL", cfg.BaseURL)
+	}
+	c := &client.Client{
+		Credentials: client.NewCredentials(cfg.AccountSID, cfg.AuthToken),
+		HTTPClient: &http.Client{
+			Timeout:   cfg.Timeout,
+			Transport: rebase{base: base, next: http.DefaultTransport},
+			// Twilio never redirects API calls; following one could leak
+			// credentials.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	c.SetAccountSid(cfg.AccountSID)
+	rc := twilio.NewRestClientWithParams(twilio.ClientParams{Client: c})
+	return &Twilio{api: rc.Api, cfg: cfg}, nil
+}
+
+// rebase sends every request to base instead of the host twilio-go chose
+// (twilio-go has no base-URL option).
+type rebase struct {
+	base *url.URL
+	next http.RoundTripper
+}
+
+func (r rebase) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.URL.Scheme, req.URL.Host = r.base.Scheme, r.base.Host
+	req.URL.Path = r.base.Path + req.URL.Path
+	req.Host = r.base.Host
+	return r.next.RoundTrip(req)
+}
+
+// SendSMS creates a Message.
+func (t *Twilio) SendSMS(ctx context.Context, sms jobs.SMS) (jobs.SendResult, error) {
+	params := (&openapi.CreateMessageParams{}).SetTo(sms.To).SetBody(sms.Body)
+	if t.cfg.MessagingServiceSID != "" {
+		params.SetMessagingServiceSid(t.cfg.MessagingServiceSID)
+	} else {
+		params.SetFrom(t.cfg.From)
+	}
+	if sms.StatusCallback != "" {
+		params.SetStatusCallback(sms.StatusCallback)
+	}
+	// Twilio takes no DLT template ID on the API (it maps registered
+	// templates itself); sms.TemplateID is recorded by the caller.
+	msg, err := t.api.CreateMessage(params)
+	if err != nil {
+		return jobs.SendResult{}, sendError(err)
+	}
+	return jobs.SendResult{SID: deref(msg.Sid), Status: deref(msg.Status)}, nil
+}
+
+// FindSMS lists the latest messages to `to` and looks for this body,
+// created at or after since.
+func (t *Twilio) FindSMS(ctx context.Context, to, body string, since time.Time) (jobs.SendResult, bool, error) {
+	params := (&openapi.ListMessageParams{}).SetTo(to).SetPageSize(50).SetLimit(50)
+	msgs, err := t.api.ListMessage(params)
+	if err != nil {
+		return jobs.SendResult{}, false, sendError(err)
+	}
+	for _, m := range msgs {
+		if deref(m.Body) != body {
+			continue
+		}
+		created, err := time.Parse(time.RFC1123Z, deref(m.DateCreated))
+		if err == nil && created.Before(since.Truncate(time.Second)) {
+			continue
+		}
+		return jobs.SendResult{SID: deref(m.Sid), Status: deref(m.Status)}, true, nil
+	}
+	return jobs.SendResult{}, false, nil
+}
+
+// sendError turns Twilio's error answer into a *jobs.SendError; anything
+// else (timeout, reset, unreadable answer) stays an unknown outcome.
+func sendError(err error) error {
+	var te *client.TwilioRestError
+	if errors.As(err, &te) {
+		return &jobs.SendError{HTTPStatus: te.Status, Code: te.Code, Message: te.Message}
+	}
+	return fmt.Errorf("twilio: %w", err)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// Name identifies the provider on message rows.
+func (t *Twilio) Name() string { return "twilio" }

@@ -1,0 +1,239 @@
+// Package locales holds every user-facing text of Saathi, one go-i18n TOML
+// file per language (active.<lang>.toml), embedded in the binary, and the
+// Catalog that renders them.
+//
+// Texts reach phones that other people may read, including the people a
+// survivor escaped from. They stay short and neutral; locales_test.go scans
+// every file for words that would give away what Saathi is for.
+//
+// Unlike go-i18n's defaults, a Catalog never falls back: a missing language
+// or message is an error, never English text or a related language's text
+// sent to someone who may not read it.
+package locales
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"github.com/nicksnyder/go-i18n/v2/i18n/template"
+	"golang.org/x/text/language"
+)
+
+// Message IDs. Each is a key in every active.*.toml file.
+const (
+	// CheckinSMS asks the survivor to reply 1 (all is well), 2 (call me) or
+	// 3 (help now).
+	CheckinSMS = "CheckinSMS"
+	// ReplyThanks answers a reply of 1 and, looking just as ordinary, the
+	// duress word.
+	ReplyThanks = "ReplyThanks"
+	// ReplyCallMe answers a reply of 2.
+	ReplyCallMe = "ReplyCallMe"
+	// ReplyHelpNow answers a reply of 3.
+	ReplyHelpNow = "ReplyHelpNow"
+	// ReplyFreeText answers any other message.
+	ReplyFreeText = "ReplyFreeText"
+	// HelpInfo explains the reply codes and STOP.
+	HelpInfo = "HelpInfo"
+	// OptOutConfirm confirms STOP (once) and mentions START.
+	OptOutConfirm = "OptOutConfirm"
+	// OptInConfirm confirms START and mentions STOP.
+	OptInConfirm = "OptInConfirm"
+	// VoiceCheckin is spoken at the start of a check-in call (keypad 1/2/3).
+	VoiceCheckin = "VoiceCheckin"
+	// VoiceNoInput is spoken when no key was pressed, before asking again.
+	VoiceNoInput = "VoiceNoInput"
+	// VoiceThanks is spoken before hanging up.
+	VoiceThanks = "VoiceThanks"
+
+	// AlertSMS tells a caseworker a case needs attention. TemplateData:
+	// Reference, Severity (a rendered Severity* text), Link, Code.
+	AlertSMS = "AlertSMS"
+	// AlertEscalatedSMS tells a supervisor an alert was not acknowledged in
+	// time. TemplateData as AlertSMS.
+	AlertEscalatedSMS = "AlertEscalatedSMS"
+	// AlertAckConfirm confirms an ACK. TemplateData: Reference.
+	AlertAckConfirm = "AlertAckConfirm"
+	// AlertAckUnknown answers an ACK whose code matches no open alert.
+	AlertAckUnknown = "AlertAckUnknown"
+	// SeverityUrgent is the one-word severity "urgent", for AlertSMS.
+	SeverityUrgent = "SeverityUrgent"
+	// SeverityHigh is the one-word severity "high", for AlertSMS.
+	SeverityHigh = "SeverityHigh"
+	// SeverityMedium is the one-word severity "medium", for AlertSMS.
+	SeverityMedium = "SeverityMedium"
+	// SeverityLow is the one-word severity "low", for AlertSMS.
+	SeverityLow = "SeverityLow"
+)
+
+// messageIDs are the IDs the code relies on; English must define them all.
+var messageIDs = []string{
+	CheckinSMS, ReplyThanks, ReplyCallMe, ReplyHelpNow, ReplyFreeText,
+	HelpInfo, OptOutConfirm, OptInConfirm,
+	VoiceCheckin, VoiceNoInput, VoiceThanks,
+	AlertSMS, AlertEscalatedSMS, AlertAckConfirm, AlertAckUnknown,
+	SeverityUrgent, SeverityHigh, SeverityMedium, SeverityLow,
+}
+
+// Supported lists the languages Saathi speaks, as stored on a survivor or
+// staff record: English, Hindi, Punjabi (Gurmukhi), Gujarati, Urdu.
+var Supported = []string{"en", "hi", "pa", "gu", "ur"}
+
+// sourceLanguage is the language every other file is checked against.
+const sourceLanguage = "en"
+
+// ErrUnsupportedLanguage is returned by Text for a language not in Supported.
+var ErrUnsupportedLanguage = errors.New("unsupported language")
+
+// ErrMissingMessage is returned by Text for a message ID the language lacks.
+var ErrMissingMessage = errors.New("missing message")
+
+//go:embed active.*.toml
+var files embed.FS
+
+// IsSupported reports whether lang is one of Supported. Codes are matched
+// exactly ("hi", not "hi-IN" or "HI"): they come from our own records.
+func IsSupported(lang string) bool {
+	return slices.Contains(Supported, lang)
+}
+
+// Catalog renders user-facing text. It is safe for concurrent use.
+type Catalog struct {
+	localizers map[string]*i18n.Localizer
+	tags       map[string]language.Tag
+	ids        []string
+	parser     template.Parser
+}
+
+// NewCatalog loads the embedded active.*.toml files, one per supported
+// language. It fails if a file is missing, a file exists for a language not
+// in Supported, a language lacks a message English has (or has one English
+// lacks), a message is empty, or a template does not parse: survivor texts
+// never silently fall back to another language.
+func NewCatalog() (*Catalog, error) {
+	return newCatalog(files)
+}
+
+func newCatalog(fsys fs.FS) (*Catalog, error) {
+	// missingkey=error: a template field the caller forgot is an error, not
+	// "<no value>" in a text message.
+	parser := &template.TextParser{Option: "missingkey=error"}
+
+	names, err := fs.Glob(fsys, "active.*.toml")
+	if err != nil {
+		return nil, fmt.Errorf("list message files: %w", err)
+	}
+	for _, name := range names {
+		lang := strings.TrimSuffix(strings.TrimPrefix(path.Base(name), "active."), ".toml")
+		if !IsSupported(lang) {
+			return nil, fmt.Errorf("message file %s: %w %q", name, ErrUnsupportedLanguage, lang)
+		}
+	}
+
+	bundle := i18n.NewBundle(language.English)
+	bundle.RegisterUnmarshalFunc("toml", toml.Unmarshal)
+	messages := make(map[string]map[string]*i18n.Message, len(Supported))
+	tags := make(map[string]language.Tag, len(Supported))
+	for _, lang := range Supported {
+		name := "active." + lang + ".toml"
+		mf, err := bundle.LoadMessageFileFS(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", name, err)
+		}
+		if want := language.Make(lang); mf.Tag != want {
+			return nil, fmt.Errorf("load %s: language %s, want %s", name, mf.Tag, want)
+		}
+		byID := make(map[string]*i18n.Message, len(mf.Messages))
+		for _, m := range mf.Messages {
+			if err := checkMessage(parser, m); err != nil {
+				return nil, fmt.Errorf("load %s: %w", name, err)
+			}
+			byID[m.ID] = m
+		}
+		messages[lang] = byID
+		tags[lang] = mf.Tag
+	}
+
+	source := messages[sourceLanguage]
+	for _, id := range messageIDs {
+		if source[id] == nil {
+			return nil, fmt.Errorf("active.%s.toml: %w %s", sourceLanguage, ErrMissingMessage, id)
+		}
+	}
+	ids := make([]string, 0, len(source))
+	for id := range source {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, lang := range Supported {
+		for _, id := range ids {
+			if messages[lang][id] == nil {
+				return nil, fmt.Errorf("active.%s.toml: %w %s (present in active.%s.toml)", lang, ErrMissingMessage, id, sourceLanguage)
+			}
+		}
+		for id := range messages[lang] {
+			if source[id] == nil {
+				return nil, fmt.Errorf("active.%s.toml: message %s is not in active.%s.toml", lang, id, sourceLanguage)
+			}
+		}
+	}
+
+	localizers := make(map[string]*i18n.Localizer, len(Supported))
+	for _, lang := range Supported {
+		// One language per localizer and no fallback list: go-i18n would
+		// otherwise match a related language or English.
+		localizers[lang] = i18n.NewLocalizer(bundle, lang)
+	}
+	return &Catalog{localizers: localizers, tags: tags, ids: ids, parser: parser}, nil
+}
+
+// checkMessage rejects messages that could only fail (or say nothing) when
+// rendered. Saathi renders no plural forms, so "other" is the text.
+func checkMessage(parser template.Parser, m *i18n.Message) error {
+	if strings.TrimSpace(m.Other) == "" {
+		return fmt.Errorf("message %s: empty \"other\" text", m.ID)
+	}
+	if _, err := parser.Parse(m.Other, m.LeftDelim, m.RightDelim); err != nil {
+		return fmt.Errorf("message %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// Text renders message id in lang with data (nil for messages without
+// fields). It returns an error, and no text, for an unsupported language, a
+// message the language lacks, or a template field missing from data.
+func (c *Catalog) Text(lang, id string, data map[string]any) (string, error) {
+	loc, ok := c.localizers[lang]
+	if !ok {
+		return "", fmt.Errorf("render %s: %w %q", id, ErrUnsupportedLanguage, lang)
+	}
+	lc := &i18n.LocalizeConfig{MessageID: id, TemplateParser: c.parser}
+	if data != nil {
+		lc.TemplateData = data
+	}
+	// On a missing message go-i18n returns English text and an error: the
+	// text is dropped, the error kept.
+	text, tag, err := loc.LocalizeWithTag(lc)
+	if _, notFound := errors.AsType[*i18n.MessageNotFoundErr](err); notFound {
+		return "", fmt.Errorf("render %s in %s: %w: %w", id, lang, ErrMissingMessage, err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("render %s in %s: %w", id, lang, err)
+	}
+	if tag != c.tags[lang] {
+		return "", fmt.Errorf("render %s in %s: matched language %s instead", id, lang, tag)
+	}
+	return text, nil
+}
+
+// IDs lists every message ID, sorted.
+func (c *Catalog) IDs() []string {
+	return slices.Clone(c.ids)
+}
