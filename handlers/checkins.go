@@ -80,7 +80,13 @@ func (s *Server) checkinCreate(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if _, err := s.River.InsertTx(ctx, tx, jobs.CheckinSendArgs{CheckinID: ci.ID}, &river.InsertOpts{ScheduledAt: sendAt}); err != nil {
+		// A job scheduled for "now" would wait for River's scheduler; one
+		// without a time is worked at once.
+		opts := &river.InsertOpts{}
+		if sendAt.After(now) {
+			opts.ScheduledAt = sendAt
+		}
+		if _, err := s.River.InsertTx(ctx, tx, jobs.CheckinSendArgs{CheckinID: ci.ID}, opts); err != nil {
 			return err
 		}
 		out = checkinJSON(ci)

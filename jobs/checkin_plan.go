@@ -108,7 +108,11 @@ func (w *CheckinPlanWorker) planBatch(ctx context.Context, client *river.Client[
 					at = next
 				}
 			}
-			params = append(params, river.InsertManyParams{Args: CheckinSendArgs{CheckinID: d.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: at}})
+			opts := &river.InsertOpts{}
+			if at.After(now) {
+				opts.ScheduledAt = at
+			}
+			params = append(params, river.InsertManyParams{Args: CheckinSendArgs{CheckinID: d.ID}, InsertOpts: opts})
 		}
 		if _, err := client.InsertManyTx(ctx, tx, params); err != nil {
 			return fmt.Errorf("insert send jobs: %w", err)

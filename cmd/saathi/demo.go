@@ -72,6 +72,18 @@ func seedDemoCmd(ctx context.Context, cfg Config, stdout io.Writer) error {
   admin       %s  token %s
   supervisor  %s  token %s
   caseworker  %s  token %s
-`, staff[0].id, staff[0].token, staff[1].id, staff[1].token, staff[2].id, staff[2].token)
+
+Try it (the survivor's window below is open all day, every day, so the check-in goes out at once):
+
+  export ADMIN=%s
+  curl -s -X POST %s/api/v1/survivors -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' -d '{
+    "reference": "DEMO-0001", "phone": "+919876543210", "language": "hi", "channels": ["sms"],
+    "timezone": "Asia/Kolkata", "caseworker_id": "%s", "duress_word": "mango",
+    "contact_windows": [{"days": ["mon","tue","wed","thu","fri","sat","sun"], "start": "00:00", "end": "24:00"}],
+    "consent": {"channels": ["sms"], "method": "verbal", "recorded_at": "2026-11-20T10:00:00+05:30"}}'
+  curl -s -X POST %s/api/v1/survivors/<id from above>/checkins -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' -d '{"channel": "sms"}'
+  curl -s %s/dev/outbox
+`, staff[0].id, staff[0].token, staff[1].id, staff[1].token, staff[2].id, staff[2].token,
+		staff[0].token, cfg.PublicURL, staff[2].id, cfg.PublicURL, cfg.PublicURL)
 	return nil
 }
