@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -192,18 +191,19 @@ func fieldProblem(err error) error {
 	return err
 }
 
-func parseDuress(s string) (string, error) {
+// parseDuress checks a duress word; "" removes it. The parser refuses
+// words that could be confused with a reply code, a keyword or a danger
+// phrase, and its errors never quote the word.
+func parseDuress(p *reply.Parser, s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return "", nil
 	}
-	norm := reply.Normalize(s)
-	if n := utf8.RuneCountInString(norm); n < 3 || utf8.RuneCountInString(s) > 40 {
-		return "", invalid("duress_word", "must be 3 to 40 letters")
+	if utf8.RuneCountInString(s) > 40 {
+		return "", invalid("duress_word", "must be at most 40 characters")
 	}
-	// A duress word that is also a code or keyword would be ambiguous.
-	if _, err := strconv.Atoi(strings.ReplaceAll(norm, " ", "")); err == nil {
-		return "", invalid("duress_word", "must not be a number")
+	if err := p.ValidateDuressWord(s); err != nil {
+		return "", invalid("duress_word", "%s", strings.TrimPrefix(err.Error(), "reply: "))
 	}
 	return s, nil
 }
@@ -261,7 +261,7 @@ func prefix(field, name string) string {
 }
 
 // parseSurvivorCreate validates a full enrolment.
-func parseSurvivorCreate(in SurvivorInput, now time.Time) (*survivorSpec, error) {
+func parseSurvivorCreate(p *reply.Parser, in SurvivorInput, now time.Time) (*survivorSpec, error) {
 	var (
 		sp  survivorSpec
 		err error
@@ -303,7 +303,7 @@ func parseSurvivorCreate(in SurvivorInput, now time.Time) (*survivorSpec, error)
 		return nil, invalid("caseworker_id", "not a staff ID")
 	}
 	if in.DuressWord != nil {
-		d, err := parseDuress(*in.DuressWord)
+		d, err := parseDuress(p, *in.DuressWord)
 		if err != nil {
 			return nil, err
 		}
@@ -345,7 +345,7 @@ func (s *Server) survivorCreate(c echo.Context) error {
 		return err
 	}
 	now := s.now()
-	sp, err := parseSurvivorCreate(in, now)
+	sp, err := parseSurvivorCreate(s.Replies, in, now)
 	if err != nil {
 		return err
 	}

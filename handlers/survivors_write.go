@@ -86,7 +86,7 @@ func (s *Server) survivorPatch(c echo.Context) error {
 		changed = append(changed, "contact_windows")
 	}
 	if in.DuressWord != nil {
-		d, err := parseDuress(*in.DuressWord)
+		d, err := parseDuress(s.Replies, *in.DuressWord)
 		if err != nil {
 			return err
 		}

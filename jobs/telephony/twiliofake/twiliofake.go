@@ -1,0 +1,296 @@
+// Package twiliofake is a local stand-in for Twilio's REST API, for tests
+// and benchmarks: it speaks the 2010-04-01 Messages API (paths, basic auth,
+// form fields, JSON answers, Twilio's error body) so the real twilio-go
+// client can be pointed at it through TWILIO_API_BASE_URL. Failures are
+// scriptable: HTTP errors with Twilio codes, slow answers, and "accepted
+// but the answer was lost".
+package twiliofake
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Default credentials (Twilio accepts only letters and digits).
+const (
+	AccountSID = "AC00000000000000000000000000000001"
+	AuthToken  = "fa4e0000000000000000000000000001"
+)
+
+// Message is one message the fake accepted.
+type Message struct {
+	SID                 string
+	To, From, Body      string
+	MessagingServiceSID string
+	StatusCallback      string
+	Status              string
+	Created             time.Time
+}
+
+// Fault is a scripted misbehaviour for the next create request.
+type Fault struct {
+	// Status and Code: answer with Twilio's error body (e.g. 429/20429,
+	// 500/20500, 400/21211, 400/21610).
+	Status, Code int
+	// Delay before answering (a client timeout shorter than this sees an
+	// unknown outcome).
+	Delay time.Duration
+	// Accept stores the message before failing: Twilio took it, but the
+	// answer never reached the client.
+	Accept bool
+	// RawBody, when set, replaces the JSON error body (e.g. an HTML 502
+	// from a proxy).
+	RawBody string
+}
+
+// Server is the fake.
+type Server struct {
+	*httptest.Server
+	AccountSID, AuthToken string
+
+	mu       sync.Mutex
+	messages []Message
+	faults   []Fault
+	requests int
+}
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
+
+// New starts a fake Twilio. The test fails if the fake is never called,
+// unless AllowUnused is called: a fake nobody talks to proves nothing.
+func New(tb testing.TB) *Server {
+	tb.Helper()
+	s := NewServer()
+	tb.Cleanup(func() {
+		s.Close()
+		if s.Requests() == 0 && !tb.Failed() && s.mustBeUsed() {
+			tb.Errorf("twiliofake: never called")
+		}
+	})
+	return s
+}
+
+// NewServer starts a fake without test hooks (for load generators); Close it.
+func NewServer() *Server {
+	s := &Server{AccountSID: AccountSID, AuthToken: AuthToken}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", s.createMessage)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/Messages.json", s.listMessages)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+	})
+	s.Server = httptest.NewServer(mux)
+	return s
+}
+
+var unusedOK sync.Map
+
+// AllowUnused lets a test pass without calling the fake.
+func (s *Server) AllowUnused() { unusedOK.Store(s, true) }
+
+func (s *Server) mustBeUsed() bool { _, ok := unusedOK.Load(s); return !ok }
+
+// Script queues faults for the next create requests, in order.
+func (s *Server) Script(faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, faults...)
+}
+
+// Messages returns a copy of every accepted message, oldest first.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.messages...)
+}
+
+// Requests counts every request received.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+func (s *Server) authorised(w http.ResponseWriter, r *http.Request) bool {
+	s.mu.Lock()
+	s.requests++
+	s.mu.Unlock()
+	user, pass, ok := r.BasicAuth()
+	if !ok || user != s.AccountSID || pass != s.AuthToken || r.PathValue("sid") != s.AccountSID {
+		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return false
+	}
+	return true
+}
+
+func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
+	if !s.authorised(w, r) {
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		writeError(w, http.StatusBadRequest, 20001, "Invalid form body")
+		return
+	}
+	f := r.PostForm
+	msg := Message{
+		SID: newSID("SM"), To: f.Get("To"), From: f.Get("From"), Body: f.Get("Body"),
+		MessagingServiceSID: f.Get("MessagingServiceSid"), StatusCallback: f.Get("StatusCallback"),
+		Status: "queued", Created: time.Now().UTC(),
+	}
+	if msg.MessagingServiceSID != "" {
+		msg.Status = "accepted"
+	}
+
+	s.mu.Lock()
+	var fault *Fault
+	if len(s.faults) > 0 {
+		fault = &s.faults[0]
+		s.faults = s.faults[1:]
+	}
+	s.mu.Unlock()
+
+	if fault != nil {
+		if fault.Delay > 0 {
+			select {
+			case <-time.After(fault.Delay):
+			case <-r.Context().Done():
+			}
+		}
+		if fault.Accept {
+			s.store(msg)
+		}
+		if fault.Status != 0 {
+			if fault.RawBody != "" {
+				w.WriteHeader(fault.Status)
+				_, _ = w.Write([]byte(fault.RawBody))
+				return
+			}
+			writeError(w, fault.Status, fault.Code, "scripted failure")
+			return
+		}
+		if fault.Accept {
+			// Accepted, but the answer is lost: cut the connection.
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					conn.Close()
+					return
+				}
+			}
+		}
+	}
+
+	switch {
+	case msg.To == "" || !e164.MatchString(msg.To):
+		writeError(w, http.StatusBadRequest, 21211, "The 'To' number "+msg.To+" is not a valid phone number.")
+		return
+	case msg.Body == "":
+		writeError(w, http.StatusBadRequest, 21602, "Message body is required.")
+		return
+	case msg.From == "" && msg.MessagingServiceSID == "":
+		writeError(w, http.StatusBadRequest, 21603, "A 'From' phone number is required.")
+		return
+	}
+	s.store(msg)
+	writeJSON(w, http.StatusCreated, s.resource(msg))
+}
+
+func (s *Server) store(m Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.messages = append(s.messages, m)
+}
+
+func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
+	if !s.authorised(w, r) {
+		return
+	}
+	to := r.URL.Query().Get("To")
+	s.mu.Lock()
+	var out []map[string]any
+	for i := len(s.messages) - 1; i >= 0; i-- { // newest first, like Twilio
+		if to == "" || s.messages[i].To == to {
+			out = append(out, s.resource(s.messages[i]))
+		}
+	}
+	s.mu.Unlock()
+	if out == nil {
+		out = []map[string]any{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"messages": out, "page": 0, "page_size": len(out), "start": 0, "end": len(out),
+		"uri": r.URL.RequestURI(), "first_page_uri": r.URL.RequestURI(), "next_page_uri": nil, "previous_page_uri": nil,
+	})
+}
+
+func (s *Server) resource(m Message) map[string]any {
+	return map[string]any{
+		"sid": m.SID, "account_sid": s.AccountSID, "to": m.To, "from": m.From, "body": m.Body,
+		"messaging_service_sid": nullable(m.MessagingServiceSID), "status": m.Status,
+		"num_segments": "1", "direction": "outbound-api", "api_version": "2010-04-01",
+		"date_created": m.Created.Format(time.RFC1123Z), "date_updated": m.Created.Format(time.RFC1123Z),
+		"date_sent": nil, "error_code": nil, "error_message": nil,
+		"uri": "/2010-04-01/Accounts/" + s.AccountSID + "/Messages/" + m.SID + ".json",
+	}
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers with Twilio's error body shape.
+func writeError(w http.ResponseWriter, status, code int, message string) {
+	writeJSON(w, status, map[string]any{
+		"code": code, "message": message, "status": status,
+		"more_info": "https://www.twilio.com/docs/errors/" + strconv.Itoa(code),
+	})
+}
+
+func newSID(prefix string) string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// Signature computes X-Twilio-Signature the way Twilio does: base64 of
+// HMAC-SHA1 over the full URL followed by every POST parameter's name and
+// value, sorted by name.
+func Signature(authToken, fullURL string, params url.Values) string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	sb.WriteString(fullURL)
+	for _, k := range keys {
+		for _, v := range params[k] {
+			sb.WriteString(k + v)
+		}
+	}
+	mac := hmac.New(sha1.New, []byte(authToken))
+	mac.Write([]byte(sb.String()))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
