@@ -180,4 +180,3 @@ func (f *fixture) count(sql string, args ...any) int {
 	}
 	return n
 }
-

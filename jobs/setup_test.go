@@ -47,13 +47,13 @@ func (c *clock) Set(t time.Time) {
 func (c *clock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
 
 type fixture struct {
-	t       *testing.T
-	pool    *pgxpool.Pool
-	keyring *crypt.Keyring
-	fake    *twiliofake.Server
-	deps    *jobs.Deps
-	clock   *clock
-	driver  *riverpgxv5.Driver
+	t          *testing.T
+	pool       *pgxpool.Pool
+	keyring    *crypt.Keyring
+	fake       *twiliofake.Server
+	deps       *jobs.Deps
+	clock      *clock
+	driver     *riverpgxv5.Driver
 	caseworker uuid.UUID
 }
 
