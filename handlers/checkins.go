@@ -90,7 +90,8 @@ func (s *Server) checkinCreate(c echo.Context) error {
 			return err
 		}
 		out = checkinJSON(ci)
-		out.SendAt = &sendAt
+		at := sendAt.UTC()
+		out.SendAt = &at
 		return audit(ctx, q, v.ID, "checkin.request", &sv.ID, map[string]any{"channel": in.Channel})
 	})
 	if err != nil {
