@@ -198,3 +198,10 @@ func (f *fixture) riverConfig() *river.Config {
 	jobs.Register(workers, f.deps)
 	return &river.Config{Workers: workers, Logger: quiet()}
 }
+
+// NowOrNil makes clock a River TimeGenerator, so River's own scheduling
+// (snoozes, retries, inserts) follows the test's clock too.
+func (c *clock) NowOrNil() *time.Time {
+	t := c.Now()
+	return &t
+}
