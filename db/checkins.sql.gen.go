@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -246,6 +247,88 @@ func (q *Queries) CheckinListBySurvivor(ctx context.Context, survivorID uuid.UUI
 	return items, nil
 }
 
+const checkinLockForSend = `-- name: CheckinLockForSend :one
+SELECT c.id, c.state, c.channel, c.survivor_id,
+       s.status AS survivor_status, s.phone_enc, s.language, s.channels, s.timezone,
+       coalesce((SELECT jsonb_agg(jsonb_build_object('days', w.days, 'start', w.start_minute, 'end', w.end_minute) ORDER BY w.position)
+                 FROM contact_windows w WHERE w.survivor_id = s.id), '[]')::jsonb AS windows,
+       ARRAY(SELECT x.ch FROM (SELECT DISTINCT ON (cr_ch) cr_ch AS ch, cr.action
+                               FROM consent_records cr, unnest(cr.channels) AS cr_ch
+                               WHERE cr.survivor_id = s.id ORDER BY cr_ch, cr.id DESC) x
+             WHERE x.action = 'give')::text[] AS consented
+FROM checkins c JOIN survivors s ON s.id = c.survivor_id
+WHERE c.id = $1
+FOR UPDATE OF c
+`
+
+type CheckinLockForSendRow struct {
+	ID             uuid.UUID
+	State          string
+	Channel        *string
+	SurvivorID     uuid.UUID
+	SurvivorStatus string
+	PhoneEnc       []byte
+	Language       string
+	Channels       []string
+	Timezone       string
+	Windows        json.RawMessage
+	Consented      []string
+}
+
+// CheckinLockForSend locks a check-in and reads, in one round trip,
+// everything the sender decides on: the survivor, their contact windows
+// and the channels they consent to right now.
+func (q *Queries) CheckinLockForSend(ctx context.Context, id uuid.UUID) (CheckinLockForSendRow, error) {
+	row := q.db.QueryRow(ctx, checkinLockForSend, id)
+	var i CheckinLockForSendRow
+	err := row.Scan(
+		&i.ID,
+		&i.State,
+		&i.Channel,
+		&i.SurvivorID,
+		&i.SurvivorStatus,
+		&i.PhoneEnc,
+		&i.Language,
+		&i.Channels,
+		&i.Timezone,
+		&i.Windows,
+		&i.Consented,
+	)
+	return i, err
+}
+
+const checkinMarkSent = `-- name: CheckinMarkSent :exec
+WITH m AS (
+    UPDATE messages SET provider_sid = coalesce(provider_sid, $3::text),
+        status = CASE WHEN status = 'attempting' THEN $4::text ELSE status END,
+        updated_at = $1::timestamptz
+    WHERE messages.id = $5
+)
+UPDATE checkins SET state = 'sent', sent_at = $1::timestamptz, updated_at = $1::timestamptz
+WHERE checkins.id = $2
+`
+
+type CheckinMarkSentParams struct {
+	Now         time.Time
+	CheckinID   uuid.UUID
+	ProviderSid string
+	Status      string
+	MessageID   int64
+}
+
+// CheckinMarkSent records the provider's acceptance. A status callback may
+// have got there first (it adopts the SID): its status is kept.
+func (q *Queries) CheckinMarkSent(ctx context.Context, arg CheckinMarkSentParams) error {
+	_, err := q.db.Exec(ctx, checkinMarkSent,
+		arg.Now,
+		arg.CheckinID,
+		arg.ProviderSid,
+		arg.Status,
+		arg.MessageID,
+	)
+	return err
+}
+
 const checkinNextForSurvivor = `-- name: CheckinNextForSurvivor :one
 SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at FROM checkins
 WHERE survivor_id = $1 AND state IN ('scheduled', 'queued')
@@ -304,4 +387,55 @@ func (q *Queries) CheckinSetState(ctx context.Context, arg CheckinSetStateParams
 		arg.ID,
 	)
 	return err
+}
+
+const checkinStartAttempt = `-- name: CheckinStartAttempt :one
+WITH c AS (
+    UPDATE checkins SET state = 'sending', channel = $1::text, updated_at = $13
+    WHERE checkins.id = $3
+)
+INSERT INTO messages (direction, channel, survivor_id, checkin_id, purpose, peer_hash, peer_enc, body_enc,
+                      template, dlt_template_id, language, provider, status, segments, encoding, created_at, updated_at)
+VALUES ('out', $1::text, $2, $3, 'checkin', $4, $5, $6,
+        $7, $8, $9, $10, 'attempting', $11, $12, $13, $13)
+RETURNING id
+`
+
+type CheckinStartAttemptParams struct {
+	Channel       string
+	SurvivorID    *uuid.UUID
+	CheckinID     *uuid.UUID
+	PeerHash      []byte
+	PeerEnc       []byte
+	BodyEnc       []byte
+	Template      *string
+	DltTemplateID *string
+	Language      *string
+	Provider      string
+	Segments      *int32
+	Encoding      *string
+	Now           time.Time
+}
+
+// CheckinStartAttempt records a send attempt before the provider is called
+// and marks the check-in 'sending', in one statement.
+func (q *Queries) CheckinStartAttempt(ctx context.Context, arg CheckinStartAttemptParams) (int64, error) {
+	row := q.db.QueryRow(ctx, checkinStartAttempt,
+		arg.Channel,
+		arg.SurvivorID,
+		arg.CheckinID,
+		arg.PeerHash,
+		arg.PeerEnc,
+		arg.BodyEnc,
+		arg.Template,
+		arg.DltTemplateID,
+		arg.Language,
+		arg.Provider,
+		arg.Segments,
+		arg.Encoding,
+		arg.Now,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
 }

@@ -40,7 +40,7 @@ INSERT INTO messages (direction, channel, survivor_id, staff_id, checkin_id, ale
 VALUES ($1, $2, $3, $4, $5, $6, $7,
         $8, $9, $10, $11, $12, $13, $14,
         $15, $16, $17, $18, $18)
-RETURNING id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at
+RETURNING id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id
 `
 
 type MessageCreateParams struct {
@@ -110,6 +110,7 @@ func (q *Queries) MessageCreate(ctx context.Context, arg MessageCreateParams) (M
 		&i.AnsweredBy,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DltTemplateID,
 	)
 	return i, err
 }
@@ -137,7 +138,7 @@ func (q *Queries) MessageFailed(ctx context.Context, arg MessageFailedParams) er
 }
 
 const messageGet = `-- name: MessageGet :one
-SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at FROM messages WHERE id = $1
+SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id FROM messages WHERE id = $1
 `
 
 func (q *Queries) MessageGet(ctx context.Context, id int64) (Message, error) {
@@ -167,12 +168,13 @@ func (q *Queries) MessageGet(ctx context.Context, id int64) (Message, error) {
 		&i.AnsweredBy,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DltTemplateID,
 	)
 	return i, err
 }
 
 const messageGetBySID = `-- name: MessageGetBySID :one
-SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at FROM messages WHERE provider_sid = $1::text
+SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id FROM messages WHERE provider_sid = $1::text
 `
 
 func (q *Queries) MessageGetBySID(ctx context.Context, providerSid string) (Message, error) {
@@ -202,12 +204,13 @@ func (q *Queries) MessageGetBySID(ctx context.Context, providerSid string) (Mess
 		&i.AnsweredBy,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DltTemplateID,
 	)
 	return i, err
 }
 
 const messageListForCheckin = `-- name: MessageListForCheckin :many
-SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at FROM messages WHERE checkin_id = $1::uuid AND direction = 'out' ORDER BY id
+SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id FROM messages WHERE checkin_id = $1::uuid AND direction = 'out' ORDER BY id
 `
 
 func (q *Queries) MessageListForCheckin(ctx context.Context, checkinID uuid.UUID) ([]Message, error) {
@@ -243,6 +246,7 @@ func (q *Queries) MessageListForCheckin(ctx context.Context, checkinID uuid.UUID
 			&i.AnsweredBy,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.DltTemplateID,
 		); err != nil {
 			return nil, err
 		}

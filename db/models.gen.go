@@ -104,29 +104,30 @@ type DevOutbox struct {
 }
 
 type Message struct {
-	ID           int64
-	Direction    string
-	Channel      string
-	SurvivorID   *uuid.UUID
-	StaffID      *uuid.UUID
-	CheckinID    *uuid.UUID
-	AlertID      *uuid.UUID
-	Purpose      string
-	PeerHash     []byte
-	PeerEnc      []byte
-	BodyEnc      []byte
-	Template     *string
-	Language     *string
-	Provider     string
-	ProviderSid  *string
-	Status       string
-	ErrorCode    *int32
-	ErrorMessage *string
-	Segments     *int32
-	Encoding     *string
-	AnsweredBy   *string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	ID            int64
+	Direction     string
+	Channel       string
+	SurvivorID    *uuid.UUID
+	StaffID       *uuid.UUID
+	CheckinID     *uuid.UUID
+	AlertID       *uuid.UUID
+	Purpose       string
+	PeerHash      []byte
+	PeerEnc       []byte
+	BodyEnc       []byte
+	Template      *string
+	Language      *string
+	Provider      string
+	ProviderSid   *string
+	Status        string
+	ErrorCode     *int32
+	ErrorMessage  *string
+	Segments      *int32
+	Encoding      *string
+	AnsweredBy    *string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	DltTemplateID *string
 }
 
 type Response struct {

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -96,9 +97,10 @@ func (w *CheckinSendWorker) Work(ctx context.Context, job *river.Job[CheckinSend
 }
 
 // decide locks the check-in and works out what to do, recording a new
-// attempt when a message is to be sent.
+// attempt when a message is to be sent. On the common path that is three
+// statements: lock-and-read, record the attempt, commit.
 func (w *CheckinSendWorker) decide(ctx context.Context, q *db.Queries, id uuid.UUID, now time.Time) (sendPlan, error) {
-	ci, err := q.CheckinGetForUpdate(ctx, id)
+	ci, err := q.CheckinLockForSend(ctx, id)
 	if err != nil {
 		return sendPlan{}, db.NotFound(err)
 	}
@@ -108,59 +110,57 @@ func (w *CheckinSendWorker) decide(ctx context.Context, q *db.Queries, id uuid.U
 	skip := func(reason string) (sendPlan, error) {
 		return sendPlan{done: true}, q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "skipped", Reason: &reason, Now: now})
 	}
-	sv, err := q.SurvivorGet(ctx, ci.SurvivorID)
-	if err != nil {
-		return sendPlan{}, db.NotFound(err)
-	}
-	if sv.Status != "active" {
+	if ci.SurvivorStatus != "active" {
 		return skip("survivor erased")
 	}
 
-	// Earlier attempts first: if one was accepted, the check-in is sent; if
-	// one's outcome is unknown, find out before sending anything.
-	msgs, err := q.MessageListForCheckin(ctx, id)
-	if err != nil {
-		return sendPlan{}, err
-	}
-	for _, m := range msgs {
-		if m.ProviderSid != nil {
-			return sendPlan{done: true}, q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "sent", SentAt: &m.CreatedAt, Now: now})
+	// A check-in is 'sending' only while an attempt is on record: if one
+	// was accepted, the check-in is sent; if one's outcome is unknown, find
+	// out before sending anything. ('queued' means no attempt is open: a
+	// refused attempt puts the check-in back to 'queued'.)
+	if ci.State == "sending" {
+		msgs, err := q.MessageListForCheckin(ctx, id)
+		if err != nil {
+			return sendPlan{}, err
 		}
-		if m.Status == StatusAttempting {
-			m := m
-			return sendPlan{reconcile: &m}, nil
+		for _, m := range msgs {
+			if m.ProviderSid != nil {
+				return sendPlan{done: true}, q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "sent", SentAt: &m.CreatedAt, Now: now})
+			}
+			if m.Status == StatusAttempting {
+				return sendPlan{reconcile: &m}, nil
+			}
 		}
 	}
 
-	scheds, err := loadSchedules(ctx, q, []uuid.UUID{sv.ID})
+	loc, err := time.LoadLocation(ci.Timezone)
+	if err != nil {
+		return sendPlan{}, fmt.Errorf("time zone: %w", err)
+	}
+	windows, err := decodeWindows(ci.Windows)
 	if err != nil {
 		return sendPlan{}, err
 	}
-	sc := scheds[sv.ID]
-	if !schedule.Allowed(sc.windows, sc.loc, now) {
-		next, ok := schedule.NextSafe(sc.windows, sc.loc, now)
+	if !schedule.Allowed(windows, loc, now) {
+		next, ok := schedule.NextSafe(windows, loc, now)
 		if !ok {
 			return skip("no usable contact window")
 		}
 		return sendPlan{snooze: next.Sub(now)}, nil
 	}
 
-	consent, err := currentConsent(ctx, q, sv.ID)
-	if err != nil {
-		return sendPlan{}, err
-	}
 	channel := ""
 	if ci.Channel != nil {
 		channel = *ci.Channel
 	} else {
 		for _, ch := range []string{"sms", "voice"} {
-			if slices.Contains(sv.Channels, ch) && consent[ch] {
+			if slices.Contains(ci.Channels, ch) && slices.Contains(ci.Consented, ch) {
 				channel = ch
 				break
 			}
 		}
 	}
-	if channel == "" || !consent[channel] || !slices.Contains(sv.Channels, channel) {
+	if channel == "" || !slices.Contains(ci.Consented, channel) || !slices.Contains(ci.Channels, channel) {
 		return skip("no consent")
 	}
 	if channel != "sms" {
@@ -169,32 +169,62 @@ func (w *CheckinSendWorker) decide(ctx context.Context, q *db.Queries, id uuid.U
 		return skip("voice check-ins not available yet")
 	}
 
-	to, err := w.Deps.Keyring.OpenString(crypt.SurvivorPhone, sv.PhoneEnc)
+	to, err := w.Deps.Keyring.OpenString(crypt.SurvivorPhone, ci.PhoneEnc)
 	if err != nil {
 		return sendPlan{}, err
 	}
-	body, err := w.Deps.Catalog.Text(sv.Language, locales.CheckinSMS, nil)
+	body, err := w.Deps.Catalog.Text(ci.Language, locales.CheckinSMS, nil)
 	if err != nil {
 		return sendPlan{}, err
 	}
 	enc, segs := segment.Count(body)
-	attempt, err := q.MessageCreate(ctx, db.MessageCreateParams{
-		Direction: "out", Channel: "sms", SurvivorID: &sv.ID, CheckinID: &id, Purpose: "checkin",
+	templateID := w.Deps.Templates[locales.CheckinSMS+"."+ci.Language]
+	msgID, err := q.CheckinStartAttempt(ctx, db.CheckinStartAttemptParams{
+		CheckinID: &id, Channel: channel, SurvivorID: &ci.SurvivorID,
 		PeerHash: w.Deps.Keyring.BlindIndex(to), PeerEnc: w.Deps.Keyring.SealString(crypt.MessagePeer, to),
 		BodyEnc: w.Deps.Keyring.SealString(crypt.MessageBody, body), Template: ptr(locales.CheckinSMS),
-		Language: &sv.Language, Provider: providerName(w.Deps.Sender), Status: StatusAttempting,
+		DltTemplateID: nonEmpty(templateID), Language: &ci.Language, Provider: providerName(w.Deps.Sender),
 		Segments: ptr(int32(segs)), Encoding: ptr(string(enc)), Now: now,
 	})
 	if err != nil {
 		return sendPlan{}, err
 	}
-	if err := q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "sending", Channel: &channel, Now: now}); err != nil {
-		return sendPlan{}, err
-	}
-	return sendPlan{attempt: &attempt, sms: SMS{
-		To: to, Body: body, TemplateID: w.Deps.Templates[locales.CheckinSMS+"."+sv.Language],
-		StatusCallback: w.Deps.PublicURL + "/twilio/status?m=" + strconv.FormatInt(attempt.ID, 10),
+	return sendPlan{attempt: &db.Message{ID: msgID, SurvivorID: &ci.SurvivorID}, sms: SMS{
+		To: to, Body: body, TemplateID: templateID,
+		StatusCallback: w.Deps.PublicURL + "/twilio/status?m=" + strconv.FormatInt(msgID, 10),
 	}}, nil
+}
+
+// decodeWindows reads contact windows aggregated as JSON by the database.
+func decodeWindows(raw []byte) ([]schedule.ContactWindow, error) {
+	var rows []struct {
+		Days  []string `json:"days"`
+		Start int      `json:"start"`
+		End   int      `json:"end"`
+	}
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return nil, fmt.Errorf("contact windows: %w", err)
+	}
+	out := make([]schedule.ContactWindow, 0, len(rows))
+	for _, r := range rows {
+		w := schedule.ContactWindow{Start: schedule.Clock(r.Start), End: schedule.Clock(r.End)}
+		for _, d := range r.Days {
+			day, err := schedule.ParseDay(d)
+			if err != nil {
+				return nil, fmt.Errorf("contact windows: %w", err)
+			}
+			w.Days = append(w.Days, day)
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // record stores the provider's answer.
@@ -206,12 +236,16 @@ func (w *CheckinSendWorker) record(ctx context.Context, id uuid.UUID, attempt *d
 		// reconciles before sending again.
 		return fmt.Errorf("send check-in %s: %w", id, sendErr)
 	}
+	if sendErr == nil {
+		// One statement: atomic without a transaction around it.
+		if err := markSent(ctx, db.New(w.Deps.Pool), id, attempt.ID, res, now); err != nil {
+			return fmt.Errorf("record send of check-in %s: %w", id, err)
+		}
+		return nil
+	}
 	var retry error
 	err := pgx.BeginFunc(ctx, w.Deps.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
-		if sendErr == nil {
-			return markSent(ctx, q, id, attempt.ID, res, now)
-		}
 		code := int32(se.Code)
 		if err := q.MessageFailed(ctx, db.MessageFailedParams{ID: attempt.ID, ErrorCode: &code, ErrorMessage: &se.Message, Now: now}); err != nil {
 			return err
@@ -279,10 +313,7 @@ func markSent(ctx context.Context, q *db.Queries, checkinID uuid.UUID, msgID int
 	if status == "" {
 		status = "accepted"
 	}
-	if err := q.MessageAccepted(ctx, db.MessageAcceptedParams{ID: msgID, ProviderSid: &res.SID, Status: status, Now: now}); err != nil {
-		return err
-	}
-	return q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: checkinID, State: "sent", SentAt: &now, Now: now})
+	return q.CheckinMarkSent(ctx, db.CheckinMarkSentParams{CheckinID: checkinID, MessageID: msgID, ProviderSid: res.SID, Status: status, Now: now})
 }
 
 func withdrawByCarrier(ctx context.Context, q *db.Queries, survivorID uuid.UUID, now time.Time) error {

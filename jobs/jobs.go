@@ -102,6 +102,29 @@ func Register(workers *river.Workers, d *Deps) {
 	river.AddWorker(workers, &CheckinSendWorker{Deps: d})
 }
 
+// FetchCooldown is how long a worker process waits between fetches of
+// available jobs. River fetches at most as many jobs as it has free worker
+// slots, so MaxWorkers / FetchCooldown caps a process's throughput: River's
+// default 100 ms would cap 50 workers at 500 jobs/s.
+const FetchCooldown = 20 * time.Millisecond
+
+// ClientConfig is the River configuration of a worker process (and of the
+// benchmarks, so they measure what production runs). maxWorkers is how
+// many jobs run at once; size the database pool above it.
+func ClientConfig(workers *river.Workers, maxWorkers int, logger *slog.Logger) *river.Config {
+	return &river.Config{
+		Logger:        logger,
+		Workers:       workers,
+		ErrorHandler:  ErrorHandler{Logger: logger},
+		Queues:        map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
+		FetchCooldown: FetchCooldown,
+		PeriodicJobs:  PeriodicJobs(),
+		// Job rows hold IDs, never personal data; completed ones are kept a
+		// day for debugging.
+		CompletedJobRetentionPeriod: 24 * time.Hour,
+	}
+}
+
 // PeriodicJobs are run once across all processes by River's leader.
 func PeriodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{

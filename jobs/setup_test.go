@@ -47,7 +47,7 @@ func (c *clock) Set(t time.Time) {
 func (c *clock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
 
 type fixture struct {
-	t          *testing.T
+	t          testing.TB
 	pool       *pgxpool.Pool
 	keyring    *crypt.Keyring
 	fake       *twiliofake.Server
@@ -67,7 +67,7 @@ var kolkata = func() *time.Location {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func setup(t *testing.T) *fixture {
+func setup(t testing.TB) *fixture {
 	t.Helper()
 	pool := dbtest.NewPool(t)
 	kr := dbtest.Keyring(t)

@@ -114,17 +114,10 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	workers := river.NewWorkers()
 	jobs.Register(workers, deps)
-	rc := &river.Config{
-		Logger:       m.Logger.With("component", "river"),
-		Workers:      workers,
-		ErrorHandler: jobs.ErrorHandler{Logger: m.Logger},
-		// Jobs hold no personal data, but completed rows are still kept
-		// only as long as they help with debugging.
-		CompletedJobRetentionPeriod: 24 * time.Hour,
-	}
-	if worker {
-		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: m.Config.Workers}}
-		rc.PeriodicJobs = jobs.PeriodicJobs()
+	rc := jobs.ClientConfig(workers, m.Config.Workers, m.Logger.With("component", "river"))
+	if !worker {
+		// The web role only inserts jobs.
+		rc.Queues, rc.PeriodicJobs = nil, nil
 	}
 	if m.river, err = river.NewClient(riverpgxv5.New(m.pool), rc); err != nil {
 		return fmt.Errorf("river: %w", err)

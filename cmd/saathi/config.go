@@ -73,8 +73,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return n
 	}
 	c.EncryptionKeyID = uint32(num("SAATHI_ENCRYPTION_KEY_ID", 1, 1, 1<<30))
-	c.DBMaxConns = int32(num("SAATHI_DB_MAX_CONNS", 20, 4, 1000))
-	c.Workers = num("SAATHI_WORKERS", 20, 1, 10000)
+	c.DBMaxConns = int32(num("SAATHI_DB_MAX_CONNS", 40, 4, 1000))
+	c.Workers = num("SAATHI_WORKERS", 50, 1, 10000)
 	c.ShutdownFor = time.Duration(num("SAATHI_SHUTDOWN_TIMEOUT_SECONDS", 25, 1, 3600)) * time.Second
 	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("SAATHI_LOG_LEVEL"), "info"))); err != nil {
 		errs = append(errs, errors.New("SAATHI_LOG_LEVEL must be debug, info, warn or error"))

@@ -51,3 +51,45 @@ UPDATE checkins SET
     sent_at = coalesce(sqlc.narg(sent_at), sent_at),
     updated_at = @now
 WHERE id = @id;
+
+-- CheckinLockForSend locks a check-in and reads, in one round trip,
+-- everything the sender decides on: the survivor, their contact windows
+-- and the channels they consent to right now.
+-- name: CheckinLockForSend :one
+SELECT c.id, c.state, c.channel, c.survivor_id,
+       s.status AS survivor_status, s.phone_enc, s.language, s.channels, s.timezone,
+       coalesce((SELECT jsonb_agg(jsonb_build_object('days', w.days, 'start', w.start_minute, 'end', w.end_minute) ORDER BY w.position)
+                 FROM contact_windows w WHERE w.survivor_id = s.id), '[]')::jsonb AS windows,
+       ARRAY(SELECT x.ch FROM (SELECT DISTINCT ON (cr_ch) cr_ch AS ch, cr.action
+                               FROM consent_records cr, unnest(cr.channels) AS cr_ch
+                               WHERE cr.survivor_id = s.id ORDER BY cr_ch, cr.id DESC) x
+             WHERE x.action = 'give')::text[] AS consented
+FROM checkins c JOIN survivors s ON s.id = c.survivor_id
+WHERE c.id = @id
+FOR UPDATE OF c;
+
+-- CheckinStartAttempt records a send attempt before the provider is called
+-- and marks the check-in 'sending', in one statement.
+-- name: CheckinStartAttempt :one
+WITH c AS (
+    UPDATE checkins SET state = 'sending', channel = @channel::text, updated_at = @now
+    WHERE checkins.id = @checkin_id
+)
+INSERT INTO messages (direction, channel, survivor_id, checkin_id, purpose, peer_hash, peer_enc, body_enc,
+                      template, dlt_template_id, language, provider, status, segments, encoding, created_at, updated_at)
+VALUES ('out', @channel::text, @survivor_id, @checkin_id, 'checkin', @peer_hash, @peer_enc, @body_enc,
+        @template, @dlt_template_id, @language, @provider, 'attempting', @segments, @encoding, @now, @now)
+RETURNING id;
+
+-- CheckinMarkSent records the provider's acceptance. A status callback may
+-- have got there first (it adopts the SID): its status is kept.
+-- name: CheckinMarkSent :exec
+WITH m AS (
+    UPDATE messages SET provider_sid = coalesce(provider_sid, @provider_sid::text),
+        status = CASE WHEN status = 'attempting' THEN @status::text ELSE status END,
+        updated_at = @now::timestamptz
+    WHERE messages.id = @message_id
+)
+UPDATE checkins SET state = 'sent', sent_at = @now::timestamptz, updated_at = @now::timestamptz
+WHERE checkins.id = @checkin_id;
+

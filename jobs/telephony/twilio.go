@@ -48,11 +48,17 @@ func NewTwilio(cfg TwilioConfig) (*Twilio, error) {
 	if err != nil || base.Host == "" {
 		return nil, fmt.Errorf("TWILIO_API_BASE_URL %q is not a URL", cfg.BaseURL)
 	}
+	// Keep connections to Twilio open across sends: the default transport
+	// keeps only two idle per host, so concurrent workers would open (and
+	// TLS-handshake) a new connection for almost every message.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConns = 256
+	transport.MaxIdleConnsPerHost = 128
 	c := &client.Client{
 		Credentials: client.NewCredentials(cfg.AccountSID, cfg.AuthToken),
 		HTTPClient: &http.Client{
 			Timeout:   cfg.Timeout,
-			Transport: rebase{base: base, next: http.DefaultTransport},
+			Transport: rebase{base: base, next: transport},
 			// Twilio never redirects API calls; following one could leak
 			// credentials.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -1,0 +1,296 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
+
+	"saathi/db"
+	"saathi/db/crypt"
+	"saathi/jobs"
+)
+
+// noopArgs is a job that does nothing: the yardstick for what River itself
+// costs on this machine, with the same client settings.
+type noopArgs struct{}
+
+func (noopArgs) Kind() string { return "bench_noop" }
+
+type noopWorker struct {
+	river.WorkerDefaults[noopArgs]
+	done *atomic.Int64
+}
+
+func (w *noopWorker) Work(context.Context, *river.Job[noopArgs]) error {
+	w.done.Add(1)
+	return nil
+}
+
+// benchSizes are the N to run: SAATHI_BENCH_N="10000,100000" by hand, a
+// small one by default so CI runs it quickly.
+func benchSizes(b *testing.B) []int {
+	spec := os.Getenv("SAATHI_BENCH_N")
+	if spec == "" {
+		spec = "2000"
+	}
+	var out []int
+	for _, s := range strings.Split(spec, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			b.Fatalf("SAATHI_BENCH_N: %q is not a positive number", s)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// bulkSurvivors enrols n survivors reachable at any time, with consent,
+// using COPY (the API path is measured elsewhere), and one due check-in
+// each. It returns nothing: the check-ins are 'scheduled' and due now.
+func (f *fixture) bulkSurvivors(b *testing.B, n int, due time.Time, futurePerSurvivor int) {
+	b.Helper()
+	ctx := context.Background()
+	ids := make([]uuid.UUID, n)
+	for i := range ids {
+		ids[i] = uuid.New()
+	}
+	kr := f.keyring
+	copyRows := func(table string, cols []string, row func(i int) []any, rows int) {
+		_, err := f.pool.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromFunc(func() func() ([]any, error) {
+			i := 0
+			return func() ([]any, error) {
+				if i == rows {
+					return nil, nil
+				}
+				i++
+				return row(i - 1), nil
+			}
+		}()))
+		if err != nil {
+			b.Fatalf("copy %s: %v", table, err)
+		}
+	}
+	copyRows("survivors", []string{"id", "reference_enc", "phone_enc", "phone_hash", "language", "channels", "timezone", "caseworker_id"}, func(i int) []any {
+		phone := "+91" + strconv.Itoa(7000000000+i)
+		return []any{ids[i], kr.SealString(crypt.SurvivorReference, "B-"+strconv.Itoa(i)), kr.SealString(crypt.SurvivorPhone, phone), kr.BlindIndex(phone),
+			[]string{"en", "hi", "pa", "gu", "ur"}[i%5], []string{"sms"}, "Asia/Kolkata", f.caseworker}
+	}, n)
+	copyRows("contact_windows", []string{"survivor_id", "position", "days", "start_minute", "end_minute"}, func(i int) []any {
+		return []any{ids[i], 0, []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, 0, 1440}
+	}, n)
+	copyRows("consent_records", []string{"survivor_id", "action", "channels", "method", "source", "recorded_at"}, func(i int) []any {
+		return []any{ids[i], "give", []string{"sms"}, "verbal", "staff", due.Add(-time.Hour)}
+	}, n)
+	total := n * (1 + futurePerSurvivor)
+	copyRows("checkins", []string{"survivor_id", "kind", "due_at", "state"}, func(i int) []any {
+		k := i / n // 0: due now; k > 0: k weeks ahead
+		return []any{ids[i%n], "cadence", due.Add(time.Duration(k) * 7 * 24 * time.Hour), "scheduled"}
+	}, total)
+	if _, err := f.pool.Exec(ctx, "ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkCheckinPipeline enqueues N due check-ins with the planner and
+// sends them through the real sender, twilio-go and the fake Twilio; then,
+// in the same run, works N no-op jobs with the same River settings. The
+// figure that matters is the ratio: check-ins/s over no-op jobs/s.
+//
+//	SAATHI_BENCH_N=10000,100000 go test ./jobs -run '^$' -bench CheckinPipeline -benchtime 1x -timeout 60m
+func BenchmarkCheckinPipeline(b *testing.B) {
+	for _, n := range benchSizes(b) {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				runPipeline(b, n)
+			}
+		})
+	}
+}
+
+// benchClientConfig is shared by the real and the no-op run: Saathi's
+// production River settings (jobs.ClientConfig) with SAATHI_BENCH_WORKERS
+// jobs at once (default 50, SAATHI_WORKERS' default).
+func benchClientConfig(workers *river.Workers) *river.Config {
+	n := 50
+	if v, err := strconv.Atoi(os.Getenv("SAATHI_BENCH_WORKERS")); err == nil && v > 0 {
+		n = v
+	}
+	cfg := jobs.ClientConfig(workers, n, quiet())
+	cfg.PeriodicJobs = nil // the benchmark runs the planner itself
+	return cfg
+}
+
+func runPipeline(b *testing.B, n int) {
+	b.StopTimer()
+	ctx := context.Background()
+	f := setup(b)
+	pool, err := db.Connect(ctx, f.pool.Config().ConnString(), 120)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	deps := *f.deps
+	deps.Pool, deps.NowFunc = pool, nil
+	driver := riverpgxv5.New(pool)
+	f.bulkSurvivors(b, n, time.Now().Add(-time.Minute), 0)
+
+	var peak atomic.Uint64
+	stopSampling := sampleHeap(&peak)
+	b.StartTimer()
+
+	// 1. The planner claims every due check-in and enqueues its job.
+	workers := river.NewWorkers()
+	jobs.Register(workers, &deps)
+	inserter, err := river.NewClient(driver, benchClientConfig(workers))
+	if err != nil {
+		b.Fatal(err)
+	}
+	planStart := time.Now()
+	planned, err := (&jobs.CheckinPlanWorker{Deps: &deps}).Plan(rivertest.WorkContext(ctx, inserter), time.Now())
+	if err != nil || planned != n {
+		b.Fatalf("planned %d of %d: %v", planned, n, err)
+	}
+	planDur := time.Since(planStart)
+
+	// 2. Workers send them all through twilio-go to the fake Twilio.
+	sendStart := time.Now()
+	client, err := river.NewClient(driver, benchClientConfig(workers))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := client.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for len(f.fake.Messages()) < n {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for f.count("SELECT count(*) FROM checkins WHERE state = 'sent'") < n {
+		time.Sleep(20 * time.Millisecond)
+	}
+	sendDur := time.Since(sendStart)
+	if err := client.Stop(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	stopSampling()
+	f.requireEachOnce(n)
+
+	// 3. The same number of no-op jobs, same client settings.
+	var done atomic.Int64
+	noopWorkers := river.NewWorkers()
+	river.AddWorker(noopWorkers, &noopWorker{done: &done})
+	noop, err := river.NewClient(driver, benchClientConfig(noopWorkers))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for left := n; left > 0; left -= 10000 {
+		batch := make([]river.InsertManyParams, min(left, 10000))
+		for i := range batch {
+			batch[i] = river.InsertManyParams{Args: noopArgs{}}
+		}
+		if _, err := noop.InsertMany(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	noopStart := time.Now()
+	if err := noop.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for done.Load() < int64(n) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	noopDur := time.Since(noopStart)
+	if err := noop.Stop(ctx); err != nil {
+		b.Fatal(err)
+	}
+
+	real, base := float64(n)/sendDur.Seconds(), float64(n)/noopDur.Seconds()
+	b.ReportMetric(real, "checkins/s")
+	b.ReportMetric(base, "noop-jobs/s")
+	b.ReportMetric(real/base, "ratio")
+	b.ReportMetric(float64(planDur.Milliseconds()), "plan-ms")
+	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
+	b.StartTimer()
+}
+
+// sampleHeap records the largest in-use heap until stopped.
+func sampleHeap(peak *atomic.Uint64) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// BenchmarkPlannerTick is one planner tick with N survivors enrolled, each
+// with 24 check-ins planned ahead, of which 1%% fall due now: the tick must
+// find them through the due index without touching the rest.
+//
+//	SAATHI_BENCH_N=100000 go test ./jobs -run '^$' -bench PlannerTick -benchtime 1x
+func BenchmarkPlannerTick(b *testing.B) {
+	for _, n := range benchSizes(b) {
+		b.Run(fmt.Sprintf("survivors=%d", n), func(b *testing.B) {
+			b.StopTimer()
+			f := setup(b)
+			f.fake.AllowUnused()
+			f.deps.NowFunc = nil
+			now := time.Now()
+			// Everyone has 24 check-ins ahead; then make 1% due.
+			f.bulkSurvivors(b, n, now.Add(time.Hour), 23)
+			if _, err := f.pool.Exec(context.Background(),
+				"UPDATE checkins SET due_at = $1 WHERE id IN (SELECT id FROM checkins WHERE due_at = $2 LIMIT $3)", now.Add(-time.Minute), now.Add(time.Hour), max(n/100, 1)); err != nil {
+				b.Fatal(err)
+			}
+			_, _ = f.pool.Exec(context.Background(), "ANALYZE checkins")
+			client, err := river.NewClient(f.driver, f.riverConfig())
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := rivertest.WorkContext(context.Background(), client)
+			due := max(n/100, 1)
+			var ticks time.Duration
+			for i := 0; i < b.N; i++ {
+				if i > 0 { // put the claimed check-ins back for another tick
+					_, _ = f.pool.Exec(context.Background(), "UPDATE checkins SET state = 'scheduled' WHERE state = 'queued'")
+					_, _ = f.pool.Exec(context.Background(), "DELETE FROM river_job")
+				}
+				b.StartTimer()
+				start := time.Now()
+				planned, err := (&jobs.CheckinPlanWorker{Deps: f.deps}).Plan(ctx, time.Now())
+				ticks += time.Since(start)
+				b.StopTimer()
+				if err != nil || planned != due {
+					b.Fatalf("planned %d of %d: %v", planned, due, err)
+				}
+			}
+			b.ReportMetric(float64(ticks.Microseconds())/1000/float64(b.N), "tick-ms")
+			b.ReportMetric(float64(n*24), "checkin-rows")
+			b.ReportMetric(float64(due), "due")
+		})
+	}
+}
