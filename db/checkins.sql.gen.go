@@ -98,6 +98,71 @@ func (q *Queries) CheckinClaimDue(ctx context.Context, arg CheckinClaimDueParams
 	return items, nil
 }
 
+const checkinClaimMissed = `-- name: CheckinClaimMissed :many
+WITH due AS (
+    SELECT c.id FROM checkins c JOIN survivors s ON s.id = c.survivor_id
+    WHERE (c.state = 'sent' AND c.assessed_at IS NULL
+           AND (c.delivery_failed_at IS NOT NULL
+                OR c.sent_at <= $2))
+       OR (c.kind = 'followup' AND c.state IN ('skipped', 'failed') AND c.assessed_at IS NULL)
+    ORDER BY c.id
+    LIMIT $3
+    FOR UPDATE OF c SKIP LOCKED
+)
+UPDATE checkins c SET
+    state = CASE WHEN c.state = 'sent' THEN 'missed' ELSE c.state END,
+    assessed_at = $1::timestamptz, updated_at = $1::timestamptz
+FROM due WHERE c.id = due.id
+RETURNING c.id, c.survivor_id, c.kind, c.channel, c.cadence_version, c.seq, c.due_at, c.state, c.reason, c.requested_by, c.parent_id, c.sent_at, c.answered_at, c.created_at, c.updated_at, c.delivery_failed_at, c.assessed_at
+`
+
+type CheckinClaimMissedParams struct {
+	Now                                                          time.Time
+	NowtimestamptzSresponseWindowMinutes1MinutepgCataloginterval *time.Time
+	Lim                                                          int32
+}
+
+// CheckinClaimMissed finds check-ins whose answer is overdue (or whose
+// delivery failed), and follow-ups that could not be sent: each is
+// assessed once (assessed_at), under SKIP LOCKED so two sweepers share.
+func (q *Queries) CheckinClaimMissed(ctx context.Context, arg CheckinClaimMissedParams) ([]Checkin, error) {
+	rows, err := q.db.Query(ctx, checkinClaimMissed, arg.Now, arg.NowtimestamptzSresponseWindowMinutes1MinutepgCataloginterval, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Checkin{}
+	for rows.Next() {
+		var i Checkin
+		if err := rows.Scan(
+			&i.ID,
+			&i.SurvivorID,
+			&i.Kind,
+			&i.Channel,
+			&i.CadenceVersion,
+			&i.Seq,
+			&i.DueAt,
+			&i.State,
+			&i.Reason,
+			&i.RequestedBy,
+			&i.ParentID,
+			&i.SentAt,
+			&i.AnsweredAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.DeliveryFailedAt,
+			&i.AssessedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 type CheckinCopyParams struct {
 	SurvivorID     uuid.UUID
 	Kind           string
@@ -109,7 +174,7 @@ type CheckinCopyParams struct {
 const checkinCreate = `-- name: CheckinCreate :one
 INSERT INTO checkins (survivor_id, kind, channel, due_at, state, requested_by, parent_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at
+RETURNING id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at
 `
 
 type CheckinCreateParams struct {
@@ -149,12 +214,58 @@ func (q *Queries) CheckinCreate(ctx context.Context, arg CheckinCreateParams) (C
 		&i.AnsweredAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DeliveryFailedAt,
+		&i.AssessedAt,
+	)
+	return i, err
+}
+
+const checkinDeliveryFailed = `-- name: CheckinDeliveryFailed :exec
+UPDATE checkins SET delivery_failed_at = coalesce(delivery_failed_at, $1::timestamptz), updated_at = $1::timestamptz
+WHERE id = $2 AND state = 'sent'
+`
+
+type CheckinDeliveryFailedParams struct {
+	Now time.Time
+	ID  uuid.UUID
+}
+
+func (q *Queries) CheckinDeliveryFailed(ctx context.Context, arg CheckinDeliveryFailedParams) error {
+	_, err := q.db.Exec(ctx, checkinDeliveryFailed, arg.Now, arg.ID)
+	return err
+}
+
+const checkinFollowupOf = `-- name: CheckinFollowupOf :one
+SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at FROM checkins WHERE parent_id = $1
+`
+
+func (q *Queries) CheckinFollowupOf(ctx context.Context, parentID *uuid.UUID) (Checkin, error) {
+	row := q.db.QueryRow(ctx, checkinFollowupOf, parentID)
+	var i Checkin
+	err := row.Scan(
+		&i.ID,
+		&i.SurvivorID,
+		&i.Kind,
+		&i.Channel,
+		&i.CadenceVersion,
+		&i.Seq,
+		&i.DueAt,
+		&i.State,
+		&i.Reason,
+		&i.RequestedBy,
+		&i.ParentID,
+		&i.SentAt,
+		&i.AnsweredAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.DeliveryFailedAt,
+		&i.AssessedAt,
 	)
 	return i, err
 }
 
 const checkinGet = `-- name: CheckinGet :one
-SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at FROM checkins WHERE id = $1
+SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at FROM checkins WHERE id = $1
 `
 
 func (q *Queries) CheckinGet(ctx context.Context, id uuid.UUID) (Checkin, error) {
@@ -176,12 +287,14 @@ func (q *Queries) CheckinGet(ctx context.Context, id uuid.UUID) (Checkin, error)
 		&i.AnsweredAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DeliveryFailedAt,
+		&i.AssessedAt,
 	)
 	return i, err
 }
 
 const checkinGetForUpdate = `-- name: CheckinGetForUpdate :one
-SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at FROM checkins WHERE id = $1 FOR UPDATE
+SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at FROM checkins WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) CheckinGetForUpdate(ctx context.Context, id uuid.UUID) (Checkin, error) {
@@ -203,12 +316,14 @@ func (q *Queries) CheckinGetForUpdate(ctx context.Context, id uuid.UUID) (Checki
 		&i.AnsweredAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DeliveryFailedAt,
+		&i.AssessedAt,
 	)
 	return i, err
 }
 
 const checkinListBySurvivor = `-- name: CheckinListBySurvivor :many
-SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at FROM checkins WHERE survivor_id = $1 ORDER BY due_at, id
+SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at FROM checkins WHERE survivor_id = $1 ORDER BY due_at, id
 `
 
 func (q *Queries) CheckinListBySurvivor(ctx context.Context, survivorID uuid.UUID) ([]Checkin, error) {
@@ -236,6 +351,8 @@ func (q *Queries) CheckinListBySurvivor(ctx context.Context, survivorID uuid.UUI
 			&i.AnsweredAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.DeliveryFailedAt,
+			&i.AssessedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -330,7 +447,7 @@ func (q *Queries) CheckinMarkSent(ctx context.Context, arg CheckinMarkSentParams
 }
 
 const checkinNextForSurvivor = `-- name: CheckinNextForSurvivor :one
-SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at FROM checkins
+SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at FROM checkins
 WHERE survivor_id = $1 AND state IN ('scheduled', 'queued')
 ORDER BY due_at LIMIT 1
 `
@@ -354,6 +471,47 @@ func (q *Queries) CheckinNextForSurvivor(ctx context.Context, survivorID uuid.UU
 		&i.AnsweredAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DeliveryFailedAt,
+		&i.AssessedAt,
+	)
+	return i, err
+}
+
+const checkinPreviousPrimary = `-- name: CheckinPreviousPrimary :one
+SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at FROM checkins
+WHERE survivor_id = $1 AND kind IN ('cadence', 'adhoc') AND id <> $2
+  AND due_at <= $3 AND state IN ('sent', 'answered', 'missed', 'skipped', 'failed')
+ORDER BY due_at DESC, id DESC
+LIMIT 1
+`
+
+type CheckinPreviousPrimaryParams struct {
+	SurvivorID uuid.UUID
+	ID         uuid.UUID
+	DueAt      time.Time
+}
+
+func (q *Queries) CheckinPreviousPrimary(ctx context.Context, arg CheckinPreviousPrimaryParams) (Checkin, error) {
+	row := q.db.QueryRow(ctx, checkinPreviousPrimary, arg.SurvivorID, arg.ID, arg.DueAt)
+	var i Checkin
+	err := row.Scan(
+		&i.ID,
+		&i.SurvivorID,
+		&i.Kind,
+		&i.Channel,
+		&i.CadenceVersion,
+		&i.Seq,
+		&i.DueAt,
+		&i.State,
+		&i.Reason,
+		&i.RequestedBy,
+		&i.ParentID,
+		&i.SentAt,
+		&i.AnsweredAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.DeliveryFailedAt,
+		&i.AssessedAt,
 	)
 	return i, err
 }

@@ -27,6 +27,7 @@ type Alert struct {
 	ResolvedAt      *time.Time
 	ResolutionEnc   []byte
 	CreatedAt       time.Time
+	Kind            string
 }
 
 type AlertEvent struct {
@@ -57,21 +58,23 @@ type Cadence struct {
 }
 
 type Checkin struct {
-	ID             uuid.UUID
-	SurvivorID     uuid.UUID
-	Kind           string
-	Channel        *string
-	CadenceVersion *int32
-	Seq            *int32
-	DueAt          time.Time
-	State          string
-	Reason         *string
-	RequestedBy    *uuid.UUID
-	ParentID       *uuid.UUID
-	SentAt         *time.Time
-	AnsweredAt     *time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID               uuid.UUID
+	SurvivorID       uuid.UUID
+	Kind             string
+	Channel          *string
+	CadenceVersion   *int32
+	Seq              *int32
+	DueAt            time.Time
+	State            string
+	Reason           *string
+	RequestedBy      *uuid.UUID
+	ParentID         *uuid.UUID
+	SentAt           *time.Time
+	AnsweredAt       *time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	DeliveryFailedAt *time.Time
+	AssessedAt       *time.Time
 }
 
 type ConsentRecord struct {

@@ -32,21 +32,24 @@ func (q *Queries) SurvivorCounts(ctx context.Context) (SurvivorCountsRow, error)
 
 const survivorCreate = `-- name: SurvivorCreate :one
 
-INSERT INTO survivors (reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, enrolled_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+INSERT INTO survivors (reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id,
+                       response_window_minutes, enrolled_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+        coalesce($9::int, 1440), $10, $10)
 RETURNING id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at
 `
 
 type SurvivorCreateParams struct {
-	ReferenceEnc []byte
-	PhoneEnc     []byte
-	PhoneHash    []byte
-	DuressEnc    []byte
-	Language     string
-	Channels     []string
-	Timezone     string
-	CaseworkerID *uuid.UUID
-	Now          time.Time
+	ReferenceEnc          []byte
+	PhoneEnc              []byte
+	PhoneHash             []byte
+	DuressEnc             []byte
+	Language              string
+	Channels              []string
+	Timezone              string
+	CaseworkerID          *uuid.UUID
+	ResponseWindowMinutes *int32
+	Now                   time.Time
 }
 
 // Survivors are always read through a viewer's scope: an admin sees every
@@ -61,6 +64,7 @@ func (q *Queries) SurvivorCreate(ctx context.Context, arg SurvivorCreateParams) 
 		arg.Channels,
 		arg.Timezone,
 		arg.CaseworkerID,
+		arg.ResponseWindowMinutes,
 		arg.Now,
 	)
 	var i Survivor

@@ -40,6 +40,11 @@ type Server struct {
 	DevProvider bool
 	// TwilioAuthToken checks the signature on Twilio's webhooks.
 	TwilioAuthToken string
+	// Spool keeps inbound webhooks while the database is unreachable.
+	Spool *Spool
+	// ResponseWindowMinutes is the default time a survivor has to answer a
+	// check-in before it counts as missed (0: the database default, 24 h).
+	ResponseWindowMinutes int
 
 	// NowFunc returns the current time; tests inject a fixed clock.
 	NowFunc func() time.Time
@@ -86,10 +91,18 @@ func (s *Server) Handler() *echo.Echo {
 	api.PUT("/survivors/:id/cadence", s.cadencePut, requireRole(RoleAdmin, RoleSupervisor))
 	api.POST("/survivors/:id/checkins", s.checkinCreate)
 
+	api.GET("/survivors/:id/timeline", s.timeline)
+	api.GET("/alerts", s.alertList)
+	api.GET("/alerts/:id", s.alertGet)
+	api.POST("/alerts/:id/acknowledge", s.alertAcknowledge)
+	api.POST("/alerts/:id/resolve", s.alertResolve)
+
 	e.POST("/twilio/status", s.twilioStatus)
+	e.POST("/twilio/sms", s.twilioSMS)
 
 	if s.DevProvider {
 		e.GET("/dev/outbox", s.devOutbox)
+		e.POST("/dev/inbound", s.devInbound)
 	}
 	return e
 }

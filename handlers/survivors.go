@@ -365,6 +365,9 @@ func (s *Server) survivorCreate(c echo.Context) error {
 			CaseworkerID: &sp.caseworkerID,
 			Now:          now,
 		}
+		if s.ResponseWindowMinutes > 0 {
+			params.ResponseWindowMinutes = ptr(int32(s.ResponseWindowMinutes))
+		}
 		if sp.duress != nil && *sp.duress != "" {
 			params.DuressEnc = s.Keyring.SealString(crypt.SurvivorDuress, *sp.duress)
 		}

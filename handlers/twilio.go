@@ -95,8 +95,15 @@ func (s *Server) twilioStatus(c echo.Context) error {
 		c32 := int32(code)
 		p.ErrorCode = &c32
 	}
-	if _, err := q.MessageUpdateStatus(ctx, p); err != nil {
+	n, err := q.MessageUpdateStatus(ctx, p)
+	if err != nil {
 		return err
+	}
+	// A check-in that never reached the phone counts as missed at once.
+	if n > 0 && (status == "undelivered" || status == "failed") && msg.CheckinID != nil {
+		if err := q.CheckinDeliveryFailed(ctx, db.CheckinDeliveryFailedParams{ID: *msg.CheckinID, Now: s.now()}); err != nil {
+			return err
+		}
 	}
 	return c.NoContent(http.StatusNoContent)
 }

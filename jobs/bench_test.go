@@ -136,7 +136,7 @@ func runPipeline(b *testing.B, n int) {
 	b.StopTimer()
 	ctx := context.Background()
 	f := setup(b)
-	pool, err := db.Connect(ctx, f.pool.Config().ConnString(), 120)
+	pool, err := db.Connect(ctx, f.pool.Config().ConnString(), 60)
 	if err != nil {
 		b.Fatal(err)
 	}

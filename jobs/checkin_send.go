@@ -15,6 +15,7 @@ import (
 
 	"saathi/db"
 	"saathi/db/crypt"
+	"saathi/jobs/risk"
 	"saathi/jobs/schedule"
 	"saathi/locales"
 	"saathi/locales/segment"
@@ -255,7 +256,14 @@ func (w *CheckinSendWorker) record(ctx context.Context, id uuid.UUID, attempt *d
 			retry = sendErr
 			return q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "queued", Now: now})
 		case se.Code == CodeInvalidNumber:
-			return q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "failed", Reason: ptr("invalid number"), Now: now})
+			if err := q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "failed", Reason: ptr("invalid number"), Now: now}); err != nil {
+				return err
+			}
+			// The caseworker must fix the number: flag it for them.
+			_, err := RaiseFlag(ctx, w.Deps, tx, db.RiskFlagCreateParams{
+				SurvivorID: *attempt.SurvivorID, Kind: risk.KindInvalidNumber, Severity: string(w.Deps.rules().Signals.InvalidNumber), CheckinID: &id, Now: now,
+			})
+			return err
 		case se.Code == CodeUnsubscribed:
 			// The carrier says the survivor opted out: record it as their
 			// withdrawal, so nothing else is sent until they opt in again.

@@ -18,6 +18,7 @@ import (
 
 	"saathi/db/crypt"
 	"saathi/jobs/reply"
+	"saathi/jobs/risk"
 	"saathi/locales"
 )
 
@@ -33,8 +34,20 @@ type Deps struct {
 	PublicURL string
 	// Templates holds optional DLT template IDs per message ID (India).
 	Templates map[string]string
+	// Rules maps replies and silences to risk flags; nil means the
+	// built-in rules.
+	Rules *risk.Rules
 	// NowFunc returns the current time; tests inject a clock.
 	NowFunc func() time.Time
+}
+
+var defaultRules = risk.Default()
+
+func (d *Deps) rules() risk.Rules {
+	if d.Rules != nil {
+		return *d.Rules
+	}
+	return defaultRules
 }
 
 func (d *Deps) now() time.Time {
@@ -100,6 +113,10 @@ func (e *SendError) Retryable() bool {
 func Register(workers *river.Workers, d *Deps) {
 	river.AddWorker(workers, &CheckinPlanWorker{Deps: d})
 	river.AddWorker(workers, &CheckinSendWorker{Deps: d})
+	river.AddWorker(workers, &CheckinSweepWorker{Deps: d})
+	river.AddWorker(workers, &ReplyAssessWorker{Deps: d})
+	river.AddWorker(workers, &AlertNotifyWorker{Deps: d})
+	river.AddWorker(workers, &AlertEscalateWorker{Deps: d})
 }
 
 // FetchCooldown is how long a worker process waits between fetches of
@@ -131,6 +148,9 @@ func PeriodicJobs() []*river.PeriodicJob {
 		river.NewPeriodicJob(river.PeriodicInterval(PlanInterval), func() (river.JobArgs, *river.InsertOpts) {
 			return CheckinPlanArgs{}, nil
 		}, &river.PeriodicJobOpts{ID: "checkin_plan", RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(SweepInterval), func() (river.JobArgs, *river.InsertOpts) {
+			return CheckinSweepArgs{}, nil
+		}, &river.PeriodicJobOpts{ID: "checkin_sweep", RunOnStart: true}),
 	}
 }
 

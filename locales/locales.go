@@ -237,3 +237,6 @@ func (c *Catalog) Text(lang, id string, data map[string]any) (string, error) {
 func (c *Catalog) IDs() []string {
 	return slices.Clone(c.ids)
 }
+
+// MessageIDs lists the message IDs the code uses.
+func MessageIDs() []string { return slices.Clone(messageIDs) }

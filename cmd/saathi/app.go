@@ -108,9 +108,17 @@ func (m *Main) Run(ctx context.Context) error {
 		sender = telephony.NewDev(m.pool, keyring)
 	}
 
+	rules, err := m.Config.RiskRules()
+	if err != nil {
+		return err
+	}
+	templates, err := m.Config.Templates()
+	if err != nil {
+		return err
+	}
 	deps := &jobs.Deps{
 		Pool: m.pool, Keyring: keyring, Catalog: catalog, Replies: parser, Sender: sender,
-		Logger: m.Logger, PublicURL: m.Config.PublicURL, NowFunc: m.NowFunc,
+		Logger: m.Logger, PublicURL: m.Config.PublicURL, NowFunc: m.NowFunc, Rules: &rules, Templates: templates,
 	}
 	workers := river.NewWorkers()
 	jobs.Register(workers, deps)
@@ -131,11 +139,19 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 	if web {
+		spool, err := handlers.NewSpool(m.Config.SpoolDir)
+		if err != nil {
+			return fmt.Errorf("SAATHI_SPOOL_DIR: %w", err)
+		}
 		srv := &handlers.Server{
 			Pool: m.pool, River: m.river, Keyring: keyring, Catalog: catalog, Replies: parser,
 			Logger: m.Logger, PublicURL: m.Config.PublicURL, DevProvider: m.Config.Provider == "dev",
-			TwilioAuthToken: m.Config.TwilioAuthToken, NowFunc: m.NowFunc,
+			TwilioAuthToken: m.Config.TwilioAuthToken, NowFunc: m.NowFunc, Spool: spool,
+			ResponseWindowMinutes: m.Config.ResponseWindow,
 		}
+		// Replies spooled while the database was down (by this process or
+		// an earlier one on this disk) go in as soon as it is back.
+		go srv.RunSpoolReplayer(runCtx, 10*time.Second)
 		if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
 			return fmt.Errorf("listen on SAATHI_ADDR %s: %w", m.Config.Addr, err)
 		}

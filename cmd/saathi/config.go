@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"saathi/db/crypt"
+	"saathi/jobs/risk"
+	"saathi/locales"
 )
 
 // Config is everything Saathi reads from its environment.
@@ -30,6 +34,11 @@ type Config struct {
 	TwilioFromNumber          string // TWILIO_FROM_NUMBER
 	TwilioMessagingServiceSID string // TWILIO_MESSAGING_SERVICE_SID
 	TwilioAPIBaseURL          string // TWILIO_API_BASE_URL
+
+	SpoolDir       string // SAATHI_SPOOL_DIR: inbound webhooks wait here while the database is down
+	RiskRulesFile  string // SAATHI_RISK_RULES: a rules.toml replacing the built-in one
+	DLTTemplateIDs string // SAATHI_DLT_TEMPLATE_IDS: "CheckinSMS.hi=1107...,CheckinSMS.en=..."
+	ResponseWindow int    // SAATHI_RESPONSE_WINDOW_MINUTES: no reply within this = missed
 
 	LogFormat   string // SAATHI_LOG_FORMAT: json or text
 	LogLevel    slog.Level
@@ -58,6 +67,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		TwilioMessagingServiceSID: getenv("TWILIO_MESSAGING_SERVICE_SID"),
 		TwilioAPIBaseURL:          strings.TrimRight(or(getenv("TWILIO_API_BASE_URL"), DefaultTwilioAPIBaseURL), "/"),
 		LogFormat:                 or(getenv("SAATHI_LOG_FORMAT"), "json"),
+		SpoolDir:                  or(getenv("SAATHI_SPOOL_DIR"), "spool"),
+		RiskRulesFile:             getenv("SAATHI_RISK_RULES"),
+		DLTTemplateIDs:            getenv("SAATHI_DLT_TEMPLATE_IDS"),
 	}
 	var errs []error
 	num := func(name string, def, lo, hi int) int {
@@ -75,6 +87,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.EncryptionKeyID = uint32(num("SAATHI_ENCRYPTION_KEY_ID", 1, 1, 1<<30))
 	c.DBMaxConns = int32(num("SAATHI_DB_MAX_CONNS", 40, 4, 1000))
 	c.Workers = num("SAATHI_WORKERS", 50, 1, 10000)
+	c.ResponseWindow = num("SAATHI_RESPONSE_WINDOW_MINUTES", 24*60, 10, 30*24*60)
 	c.ShutdownFor = time.Duration(num("SAATHI_SHUTDOWN_TIMEOUT_SECONDS", 25, 1, 3600)) * time.Second
 	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("SAATHI_LOG_LEVEL"), "info"))); err != nil {
 		errs = append(errs, errors.New("SAATHI_LOG_LEVEL must be debug, info, warn or error"))
@@ -102,6 +115,12 @@ func (c Config) Validate(needProvider bool) error {
 	}
 	if needProvider {
 		errs = append(errs, c.validateServe()...)
+		if _, err := c.RiskRules(); err != nil {
+			errs = append(errs, err)
+		}
+		if _, err := c.Templates(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, errors.New("SAATHI_LOG_FORMAT must be json or text"))
@@ -204,4 +223,44 @@ func (c Config) LogValue() slog.Value {
 		slog.String("twilio_api_base_url", c.TwilioAPIBaseURL),
 		slog.Int("workers", c.Workers),
 	)
+}
+
+// RiskRules loads SAATHI_RISK_RULES, or the built-in rules when unset.
+func (c Config) RiskRules() (risk.Rules, error) {
+	if c.RiskRulesFile == "" {
+		return risk.Default(), nil
+	}
+	data, err := os.ReadFile(c.RiskRulesFile)
+	if err != nil {
+		return risk.Rules{}, fmt.Errorf("SAATHI_RISK_RULES: %w", err)
+	}
+	r, err := risk.Parse(data)
+	if err != nil {
+		return risk.Rules{}, fmt.Errorf("SAATHI_RISK_RULES %s: %w", c.RiskRulesFile, err)
+	}
+	return r, nil
+}
+
+// Templates parses SAATHI_DLT_TEMPLATE_IDS: DLT template IDs (India) per
+// message and language, "CheckinSMS.hi=1107161234567890123,...".
+func (c Config) Templates() (map[string]string, error) {
+	out := map[string]string{}
+	if strings.TrimSpace(c.DLTTemplateIDs) == "" {
+		return out, nil
+	}
+	for _, part := range strings.Split(c.DLTTemplateIDs, ",") {
+		key, id, ok := strings.Cut(strings.TrimSpace(part), "=")
+		msg, lang, ok2 := strings.Cut(key, ".")
+		if !ok || !ok2 || id == "" || !alnum(id) {
+			return nil, fmt.Errorf("SAATHI_DLT_TEMPLATE_IDS: %q must look like CheckinSMS.hi=1107161234567890123", part)
+		}
+		if !locales.IsSupported(lang) {
+			return nil, fmt.Errorf("SAATHI_DLT_TEMPLATE_IDS: %q: unknown language %q", part, lang)
+		}
+		if !slices.Contains(locales.MessageIDs(), msg) {
+			return nil, fmt.Errorf("SAATHI_DLT_TEMPLATE_IDS: %q: unknown message %q", part, msg)
+		}
+		out[key] = id
+	}
+	return out, nil
 }

@@ -93,3 +93,37 @@ WITH m AS (
 UPDATE checkins SET state = 'sent', sent_at = @now::timestamptz, updated_at = @now::timestamptz
 WHERE checkins.id = @checkin_id;
 
+
+-- CheckinClaimMissed finds check-ins whose answer is overdue (or whose
+-- delivery failed), and follow-ups that could not be sent: each is
+-- assessed once (assessed_at), under SKIP LOCKED so two sweepers share.
+-- name: CheckinClaimMissed :many
+WITH due AS (
+    SELECT c.id FROM checkins c JOIN survivors s ON s.id = c.survivor_id
+    WHERE (c.state = 'sent' AND c.assessed_at IS NULL
+           AND (c.delivery_failed_at IS NOT NULL
+                OR c.sent_at <= @now::timestamptz - s.response_window_minutes * interval '1 minute'))
+       OR (c.kind = 'followup' AND c.state IN ('skipped', 'failed') AND c.assessed_at IS NULL)
+    ORDER BY c.id
+    LIMIT @lim
+    FOR UPDATE OF c SKIP LOCKED
+)
+UPDATE checkins c SET
+    state = CASE WHEN c.state = 'sent' THEN 'missed' ELSE c.state END,
+    assessed_at = @now::timestamptz, updated_at = @now::timestamptz
+FROM due WHERE c.id = due.id
+RETURNING c.*;
+
+-- name: CheckinPreviousPrimary :one
+SELECT * FROM checkins
+WHERE survivor_id = @survivor_id AND kind IN ('cadence', 'adhoc') AND id <> @id
+  AND due_at <= @due_at AND state IN ('sent', 'answered', 'missed', 'skipped', 'failed')
+ORDER BY due_at DESC, id DESC
+LIMIT 1;
+
+-- name: CheckinFollowupOf :one
+SELECT * FROM checkins WHERE parent_id = @parent_id;
+
+-- name: CheckinDeliveryFailed :exec
+UPDATE checkins SET delivery_failed_at = coalesce(delivery_failed_at, @now::timestamptz), updated_at = @now::timestamptz
+WHERE id = @id AND state = 'sent';

@@ -2,8 +2,10 @@
 -- active survivor, a supervisor their team's, a caseworker their own.
 
 -- name: SurvivorCreate :one
-INSERT INTO survivors (reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, enrolled_at, updated_at)
-VALUES (@reference_enc, @phone_enc, @phone_hash, @duress_enc, @language, @channels, @timezone, @caseworker_id, @now, @now)
+INSERT INTO survivors (reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id,
+                       response_window_minutes, enrolled_at, updated_at)
+VALUES (@reference_enc, @phone_enc, @phone_hash, @duress_enc, @language, @channels, @timezone, @caseworker_id,
+        coalesce(sqlc.narg(response_window_minutes)::int, 1440), @now, @now)
 RETURNING *;
 
 -- name: SurvivorGetScoped :one

@@ -1,0 +1,89 @@
+-- name: AlertCreate :one
+INSERT INTO alerts (flag_id, survivor_id, caseworker_id, severity, kind, ack_code, sla_due_at, created_at)
+VALUES (@flag_id, @survivor_id, @caseworker_id, @severity, @kind, @ack_code, @sla_due_at, @now)
+RETURNING *;
+
+-- name: AlertEventCreate :exec
+INSERT INTO alert_events (alert_id, kind, staff_id, detail, created_at)
+VALUES (@alert_id, @kind, @staff_id, @detail, @now);
+
+-- name: AlertEventList :many
+SELECT * FROM alert_events WHERE alert_id = @alert_id ORDER BY id;
+
+-- name: AlertGet :one
+SELECT * FROM alerts WHERE id = @id;
+
+-- name: AlertGetForUpdate :one
+SELECT * FROM alerts WHERE id = @id FOR UPDATE;
+
+-- Alerts are read through the viewer's scope, like survivors: a caseworker
+-- sees alerts on their own cases, a supervisor their team's (and their
+-- own), an admin all.
+-- name: AlertGetScoped :one
+SELECT a.* FROM alerts a
+WHERE a.id = @id
+  AND (@viewer_role::text = 'admin'
+       OR a.caseworker_id = @viewer_id::uuid
+       OR (@viewer_role::text = 'supervisor'
+           AND a.caseworker_id IN (SELECT t.id FROM staff t WHERE t.supervisor_id = @viewer_id::uuid)));
+
+-- name: AlertListScoped :many
+SELECT a.* FROM alerts a
+WHERE (sqlc.narg(status)::text IS NULL OR a.status = sqlc.narg(status)::text)
+  AND (@viewer_role::text = 'admin'
+       OR a.caseworker_id = @viewer_id::uuid
+       OR (@viewer_role::text = 'supervisor'
+           AND a.caseworker_id IN (SELECT t.id FROM staff t WHERE t.supervisor_id = @viewer_id::uuid)))
+ORDER BY a.created_at DESC, a.id
+LIMIT @lim;
+
+-- name: AlertAcknowledge :one
+UPDATE alerts SET status = 'acknowledged', acknowledged_by = @staff_id, acknowledged_at = @now
+WHERE id = @id AND status = 'open'
+RETURNING *;
+
+-- name: AlertResolve :one
+UPDATE alerts SET status = 'resolved', resolved_by = @staff_id, resolved_at = @now,
+    resolution_enc = @resolution_enc,
+    acknowledged_by = coalesce(acknowledged_by, @staff_id), acknowledged_at = coalesce(acknowledged_at, @now)
+WHERE id = @id AND status IN ('open', 'acknowledged')
+RETURNING *;
+
+-- name: AlertEscalate :one
+UPDATE alerts SET escalation_level = @level, sla_due_at = sqlc.narg(next_due)
+WHERE id = @id AND status = 'open' AND escalation_level = @from_level
+RETURNING *;
+
+-- name: AlertGetOpenByCode :one
+SELECT * FROM alerts WHERE ack_code = @ack_code AND status = 'open';
+
+-- name: AlertListBySurvivor :many
+SELECT * FROM alerts WHERE survivor_id = @survivor_id ORDER BY created_at, id;
+
+-- name: RiskFlagGet :one
+SELECT * FROM risk_flags WHERE id = @id;
+
+-- name: RiskFlagListBySurvivor :many
+SELECT * FROM risk_flags WHERE survivor_id = @survivor_id ORDER BY id;
+
+-- name: ResponseGet :one
+SELECT * FROM responses WHERE id = @id;
+
+-- name: ResponseListBySurvivor :many
+SELECT * FROM responses WHERE survivor_id = @survivor_id ORDER BY id;
+
+-- name: MessageListBySurvivor :many
+SELECT * FROM messages WHERE survivor_id = @survivor_id::uuid ORDER BY id;
+
+-- name: MessageListForAlert :many
+SELECT * FROM messages WHERE alert_id = @alert_id::uuid AND staff_id = @staff_id::uuid AND purpose = @purpose ORDER BY id;
+
+-- name: MessageCreateAlertAttempt :one
+INSERT INTO messages (direction, channel, staff_id, alert_id, purpose, peer_hash, peer_enc, body_enc,
+                      template, language, provider, status, segments, encoding, created_at, updated_at)
+VALUES ('out', 'sms', @staff_id, @alert_id, @purpose, @peer_hash, @peer_enc, @body_enc,
+        @template, @language, @provider, 'attempting', @segments, @encoding, @now, @now)
+RETURNING *;
+
+-- name: StaffListAdmins :many
+SELECT * FROM staff WHERE role = 'admin' AND deactivated_at IS NULL ORDER BY created_at, id;

@@ -1,0 +1,53 @@
+-- MessageReceive stores an inbound message once: a second delivery of the
+-- same MessageSid (Twilio retries, two web replicas) inserts nothing and
+-- returns no row.
+-- name: MessageReceive :one
+INSERT INTO messages (direction, channel, survivor_id, staff_id, purpose, peer_hash, peer_enc, body_enc,
+                      provider, provider_sid, status, segments, encoding, created_at, updated_at)
+VALUES ('in', @channel, @survivor_id, @staff_id, @purpose, @peer_hash, @peer_enc, @body_enc,
+        @provider, @provider_sid, 'received', @segments, @encoding, @now, @now)
+ON CONFLICT (provider_sid) DO NOTHING
+RETURNING id;
+
+-- name: MessageRecordReply :exec
+INSERT INTO messages (direction, channel, survivor_id, staff_id, purpose, peer_hash, peer_enc, body_enc,
+                      template, language, provider, status, segments, encoding, created_at, updated_at)
+VALUES ('out', 'sms', @survivor_id, @staff_id, 'reply', @peer_hash, @peer_enc, @body_enc,
+        @template, @language, @provider, 'twiml', @segments, @encoding, @now, @now);
+
+-- name: ResponseCreate :one
+INSERT INTO responses (message_id, survivor_id, checkin_id, intent, evidence_enc, created_at)
+VALUES (@message_id, @survivor_id, @checkin_id, @intent, @evidence_enc, @now)
+ON CONFLICT (message_id) DO NOTHING
+RETURNING *;
+
+-- CheckinAwaitingReply is the check-in a reply answers: the latest one
+-- sent (or already missed, a late answer still counts) in the last week.
+-- name: CheckinAwaitingReply :one
+SELECT * FROM checkins
+WHERE survivor_id = @survivor_id AND state IN ('sent', 'missed') AND sent_at >= @since::timestamptz
+ORDER BY sent_at DESC
+LIMIT 1;
+
+-- CheckinAnswer marks a check-in answered, and its parent when it is a
+-- follow-up (the survivor did reply).
+-- name: CheckinAnswer :exec
+UPDATE checkins SET state = 'answered', answered_at = @now::timestamptz, updated_at = @now::timestamptz
+WHERE state IN ('sent', 'missed')
+  AND (checkins.id = @id OR checkins.id = (SELECT parent_id FROM checkins p WHERE p.id = @id));
+
+-- name: RiskFlagCreate :one
+INSERT INTO risk_flags (survivor_id, kind, severity, response_id, checkin_id, created_at)
+VALUES (@survivor_id, @kind, @severity, @response_id, @checkin_id, @now)
+ON CONFLICT DO NOTHING
+RETURNING *;
+
+-- name: ConsentLatestForChannel :one
+SELECT action FROM consent_records
+WHERE survivor_id = @survivor_id AND @channel::text = ANY(channels)
+ORDER BY id DESC LIMIT 1;
+
+-- name: MessageGetForAssess :one
+SELECT m.*, s.duress_enc, s.language AS survivor_language, s.status AS survivor_status
+FROM messages m JOIN survivors s ON s.id = m.survivor_id
+WHERE m.id = @id;

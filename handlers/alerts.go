@@ -1,0 +1,273 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v4"
+
+	"saathi/db"
+	"saathi/db/crypt"
+	"saathi/jobs"
+)
+
+// AlertJSON is an alert as staff see it.
+type AlertJSON struct {
+	ID              uuid.UUID       `json:"id"`
+	SurvivorID      uuid.UUID       `json:"survivor_id"`
+	Reference       string          `json:"reference"`
+	CaseworkerID    *uuid.UUID      `json:"caseworker_id"`
+	Kind            string          `json:"kind"`
+	Severity        string          `json:"severity"`
+	Status          string          `json:"status"`
+	EscalationLevel int32           `json:"escalation_level"`
+	SLADueAt        *time.Time      `json:"sla_due_at,omitempty"`
+	CreatedAt       time.Time       `json:"created_at"`
+	AcknowledgedBy  *uuid.UUID      `json:"acknowledged_by,omitempty"`
+	AcknowledgedAt  *time.Time      `json:"acknowledged_at,omitempty"`
+	ResolvedBy      *uuid.UUID      `json:"resolved_by,omitempty"`
+	ResolvedAt      *time.Time      `json:"resolved_at,omitempty"`
+	Resolution      string          `json:"resolution,omitempty"`
+	Evidence        *EvidenceJSON   `json:"evidence,omitempty"`
+	Timeline        []AlertEventOut `json:"timeline,omitempty"`
+}
+
+// EvidenceJSON is what raised the alert: the reply (decrypted) and how it
+// was understood.
+type EvidenceJSON struct {
+	Reply      string    `json:"reply,omitempty"`
+	ReceivedAt time.Time `json:"received_at,omitempty"`
+	jobs.Evidence
+}
+
+// AlertEventOut is one step in an alert's history.
+type AlertEventOut struct {
+	Kind      string          `json:"kind"`
+	StaffID   *uuid.UUID      `json:"staff_id,omitempty"`
+	Detail    json.RawMessage `json:"detail"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+func (s *Server) alertBase(ctx context.Context, q *db.Queries, a db.Alert) (AlertJSON, error) {
+	out := AlertJSON{
+		ID: a.ID, SurvivorID: a.SurvivorID, CaseworkerID: a.CaseworkerID, Kind: a.Kind, Severity: a.Severity,
+		Status: a.Status, EscalationLevel: a.EscalationLevel, SLADueAt: a.SlaDueAt, CreatedAt: a.CreatedAt,
+		AcknowledgedBy: a.AcknowledgedBy, AcknowledgedAt: a.AcknowledgedAt, ResolvedBy: a.ResolvedBy, ResolvedAt: a.ResolvedAt,
+	}
+	sv, err := q.SurvivorGet(ctx, a.SurvivorID)
+	if err != nil {
+		return out, err
+	}
+	if sv.ReferenceEnc != nil {
+		if out.Reference, err = s.Keyring.OpenString(crypt.SurvivorReference, sv.ReferenceEnc); err != nil {
+			return out, err
+		}
+	}
+	if a.ResolutionEnc != nil {
+		if out.Resolution, err = s.Keyring.OpenString(crypt.AlertResolution, a.ResolutionEnc); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// alertList lists the alerts the viewer may see, newest first:
+// ?status=open|acknowledged|resolved, ?limit=1..200.
+func (s *Server) alertList(c echo.Context) error {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
+	p := db.AlertListScopedParams{ViewerRole: v.Role, ViewerID: v.ID, Lim: 100}
+	switch st := c.QueryParam("status"); st {
+	case "":
+	case "open", "acknowledged", "resolved":
+		p.Status = &st
+	default:
+		return invalid("status", "must be open, acknowledged or resolved")
+	}
+	if l := c.QueryParam("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 200 {
+			return invalid("limit", "must be 1 to 200")
+		}
+		p.Lim = int32(n)
+	}
+	q := s.queries()
+	rows, err := q.AlertListScoped(ctx, p)
+	if err != nil {
+		return err
+	}
+	out := make([]AlertJSON, 0, len(rows))
+	for _, a := range rows {
+		j, err := s.alertBase(ctx, q, a)
+		if err != nil {
+			return err
+		}
+		out = append(out, j)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"alerts": out})
+}
+
+func (s *Server) scopedAlert(c echo.Context, q *db.Queries) (db.Alert, error) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return db.Alert{}, errNotFound
+	}
+	v := viewerOf(c)
+	a, err := q.AlertGetScoped(c.Request().Context(), db.AlertGetScopedParams{ID: id, ViewerRole: v.Role, ViewerID: v.ID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return db.Alert{}, errNotFound
+	}
+	return a, err
+}
+
+// alertGet shows one alert with its evidence (decrypted) and its timeline.
+// Reading the evidence is reading the survivor's data: audited.
+func (s *Server) alertGet(c echo.Context) error {
+	ctx := c.Request().Context()
+	q := s.queries()
+	a, err := s.scopedAlert(c, q)
+	if err != nil {
+		return err
+	}
+	out, err := s.alertBase(ctx, q, a)
+	if err != nil {
+		return err
+	}
+	flag, err := q.RiskFlagGet(ctx, a.FlagID)
+	if err != nil {
+		return err
+	}
+	if flag.ResponseID != nil {
+		resp, err := q.ResponseGet(ctx, *flag.ResponseID)
+		if err != nil {
+			return err
+		}
+		ev := &EvidenceJSON{ReceivedAt: resp.CreatedAt, Evidence: jobs.Evidence{Intent: resp.Intent}}
+		if resp.EvidenceEnc != nil {
+			raw, err := s.Keyring.Open(crypt.ResponseEvidence, resp.EvidenceEnc)
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(raw, &ev.Evidence); err != nil {
+				return err
+			}
+		}
+		msg, err := q.MessageGet(ctx, resp.MessageID)
+		if err != nil {
+			return err
+		}
+		if msg.BodyEnc != nil {
+			if ev.Reply, err = s.Keyring.OpenString(crypt.MessageBody, msg.BodyEnc); err != nil {
+				return err
+			}
+		}
+		out.Evidence = ev
+	}
+	events, err := q.AlertEventList(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		out.Timeline = append(out.Timeline, AlertEventOut{Kind: e.Kind, StaffID: e.StaffID, Detail: e.Detail, CreatedAt: e.CreatedAt})
+	}
+	if err := audit(ctx, q, viewerOf(c).ID, "alert.read", &a.SurvivorID, map[string]any{"alert_id": a.ID}); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) alertAcknowledge(c echo.Context) error {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
+	q := s.queries()
+	a, err := s.scopedAlert(c, q)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		if _, err := q.AlertAcknowledge(ctx, db.AlertAcknowledgeParams{ID: a.ID, StaffID: &v.ID, Now: &now}); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return &Problem{Status: http.StatusConflict, Message: "the alert is already " + a.Status}
+			}
+			return err
+		}
+		return alertEventQ(ctx, q, a.ID, "acknowledged", &v.ID, map[string]any{"via": "api"}, now)
+	})
+	if err != nil {
+		return err
+	}
+	a, err = q.AlertGet(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	out, err := s.alertBase(ctx, q, a)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) alertResolve(c echo.Context) error {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
+	q := s.queries()
+	a, err := s.scopedAlert(c, q)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Note string `json:"note"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	note := strings.TrimSpace(in.Note)
+	if note == "" || utf8.RuneCountInString(note) > 4000 {
+		return invalid("note", "what was done, 1 to 4000 characters")
+	}
+	now := s.now()
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		_, err := q.AlertResolve(ctx, db.AlertResolveParams{ID: a.ID, StaffID: &v.ID, Now: &now, ResolutionEnc: s.Keyring.SealString(crypt.AlertResolution, note)})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &Problem{Status: http.StatusConflict, Message: "the alert is already resolved"}
+		}
+		if err != nil {
+			return err
+		}
+		return alertEventQ(ctx, q, a.ID, "resolved", &v.ID, nil, now)
+	})
+	if err != nil {
+		return err
+	}
+	a, err = q.AlertGet(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	out, err := s.alertBase(ctx, q, a)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func alertEventQ(ctx context.Context, q *db.Queries, id uuid.UUID, kind string, staff *uuid.UUID, detail map[string]any, now time.Time) error {
+	raw := []byte("{}")
+	if detail != nil {
+		var err error
+		if raw, err = json.Marshal(detail); err != nil {
+			return err
+		}
+	}
+	return q.AlertEventCreate(ctx, db.AlertEventCreateParams{AlertID: id, Kind: kind, StaffID: staff, Detail: raw, Now: now})
+}

@@ -1,0 +1,293 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v4"
+	"github.com/twilio/twilio-go/twiml"
+
+	"saathi/db"
+	"saathi/db/crypt"
+	"saathi/db/phone"
+	"saathi/jobs"
+	"saathi/jobs/reply"
+	"saathi/locales"
+	"saathi/locales/segment"
+)
+
+// InboundSMS is one received text, from Twilio's webhook, the dev page or
+// the spool.
+type InboundSMS struct {
+	SID  string // Twilio's MessageSid: the deduplication key
+	From string
+	Body string
+}
+
+// receiveTimeout bounds the database work of a webhook: Twilio waits 15 s,
+// and a hung database must turn into a spooled reply, not a timeout.
+const receiveTimeout = 5 * time.Second
+
+var messageSIDPattern = regexp.MustCompile(`^(SM|MM)[0-9a-fA-F]{32}$`)
+
+// replyFor is what the survivor is told for each intent. The duress word
+// gets exactly what "1" gets: nothing in the answer may differ.
+var replyFor = map[reply.Intent]string{
+	reply.OK:       locales.ReplyThanks,
+	reply.Duress:   locales.ReplyThanks,
+	reply.CallMe:   locales.ReplyCallMe,
+	reply.HelpNow:  locales.ReplyHelpNow,
+	reply.HelpInfo: locales.HelpInfo,
+	reply.FreeText: locales.ReplyFreeText,
+}
+
+var ackPattern = regexp.MustCompile(`(?i)^\s*ack\s*[:#-]?\s*(\d{6})\s*$`)
+
+// twilioSMS is Twilio's inbound SMS webhook. It answers within
+// milliseconds: the message is stored and its assessment job inserted in
+// one transaction. If that fails (the database is down) the signed request
+// goes to the local spool and Twilio still gets a 200: Twilio does not
+// retry a 5xx, and a reply must never be lost.
+func (s *Server) twilioSMS(c echo.Context) error {
+	params, err := s.verifyTwilio(c)
+	if err != nil {
+		return err
+	}
+	in := InboundSMS{SID: params["MessageSid"], From: params["From"], Body: params["Body"]}
+	if !messageSIDPattern.MatchString(in.SID) {
+		return &Problem{Status: http.StatusBadRequest, Field: "MessageSid", Message: "not a message SID"}
+	}
+	if in.From == "" {
+		return &Problem{Status: http.StatusBadRequest, Field: "From", Message: "missing sender"}
+	}
+	text, err := s.ReceiveSMS(c.Request().Context(), in)
+	if err != nil {
+		if s.Spool == nil {
+			return err
+		}
+		req := c.Request()
+		if spErr := s.Spool.Append(SpooledRequest{
+			URL: s.PublicURL + req.URL.RequestURI(), Params: params,
+			Signature: req.Header.Get("X-Twilio-Signature"), ReceivedAt: s.now(),
+		}); spErr != nil {
+			s.Logger.Error("inbound SMS could not be stored or spooled", "err", err, "spool_err", spErr)
+			return err
+		}
+		s.Logger.Warn("inbound SMS spooled: database unavailable", "err", err)
+		text = ""
+	}
+	return twimlReply(c, text)
+}
+
+func twimlReply(c echo.Context, text string) error {
+	var verbs []twiml.Element
+	if text != "" {
+		verbs = append(verbs, &twiml.MessagingMessage{Body: text})
+	}
+	xml, err := twiml.Messages(verbs)
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(xml))
+}
+
+// ReceiveSMS stores an inbound text once, acts on what must happen at once
+// (opt-out and opt-in, a caseworker's ACK), inserts the assessment job, and
+// returns the text to answer with ("" for none). A duplicate delivery of
+// the same message changes nothing and is not answered again.
+func (s *Server) ReceiveSMS(ctx context.Context, in InboundSMS) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, receiveTimeout)
+	defer cancel()
+	from, err := phone.Normalize(in.From)
+	if err != nil {
+		from = strings.TrimSpace(in.From) // kept as given, matched to nobody
+	}
+	hash := s.Keyring.BlindIndex(from)
+	now := s.now()
+	enc, segs := segment.Count(in.Body)
+	var answer string
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		answer = ""
+		q := db.New(tx)
+		params := db.MessageReceiveParams{
+			Channel: "sms", Purpose: "reply", PeerHash: hash,
+			PeerEnc: s.Keyring.SealString(crypt.MessagePeer, from), BodyEnc: s.Keyring.SealString(crypt.MessageBody, in.Body),
+			Provider: "twilio", ProviderSid: &in.SID, Segments: ptr(int32(segs)), Encoding: ptr(string(enc)), Now: now,
+		}
+		sv, svErr := q.SurvivorGetByPhoneHash(ctx, hash)
+		if svErr != nil && !errors.Is(svErr, pgx.ErrNoRows) {
+			return svErr
+		}
+		var staff *db.Staff
+		if svErr == nil {
+			params.SurvivorID = &sv.ID
+		} else {
+			st, err := q.StaffGetByPhoneHash(ctx, hash)
+			switch {
+			case err == nil:
+				staff, params.StaffID, params.Purpose = &st, &st.ID, "staff"
+			case errors.Is(err, pgx.ErrNoRows):
+				params.Purpose = "unmatched" // kept for admins; no answer reveals anything
+			default:
+				return err
+			}
+		}
+		msgID, err := q.MessageReceive(ctx, params)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // delivered before
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case params.SurvivorID != nil:
+			answer, err = s.survivorReply(ctx, tx, q, sv, from, in.Body, msgID, now)
+		case staff != nil:
+			answer, err = s.staffReply(ctx, q, *staff, in.Body, now)
+		}
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("receive SMS: %w", err)
+	}
+	return answer, nil
+}
+
+// survivorReply handles a survivor's text inside the receiving transaction.
+func (s *Server) survivorReply(ctx context.Context, tx pgx.Tx, q *db.Queries, sv db.Survivor, from, body string, msgID int64, now time.Time) (string, error) {
+	duress := ""
+	if sv.DuressEnc != nil {
+		var err error
+		if duress, err = s.Keyring.OpenString(crypt.SurvivorDuress, sv.DuressEnc); err != nil {
+			return "", err
+		}
+	}
+	res := s.Replies.Parse(body, duress)
+	action, err := q.ConsentLatestForChannel(ctx, db.ConsentLatestForChannelParams{SurvivorID: sv.ID, Channel: "sms"})
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", err
+	}
+	consented := action == "give"
+
+	var id string
+	switch res.Intent {
+	case reply.OptOut:
+		// Withdrawn at once, confirmed once; nothing more until START.
+		if consented {
+			if err := s.recordConsent(ctx, q, sv.ID, "withdraw", now); err != nil {
+				return "", err
+			}
+			id = locales.OptOutConfirm
+		}
+	case reply.OptIn:
+		if !consented && slices.Contains(sv.Channels, "sms") {
+			if err := s.recordConsent(ctx, q, sv.ID, "give", now); err != nil {
+				return "", err
+			}
+			id = locales.OptInConfirm
+		}
+	default:
+		if consented {
+			id = replyFor[res.Intent]
+		}
+	}
+	if _, err := s.River.InsertTx(ctx, tx, jobs.ReplyAssessArgs{MessageID: msgID}, nil); err != nil {
+		return "", fmt.Errorf("enqueue assessment: %w", err)
+	}
+	if id == "" {
+		return "", nil
+	}
+	text, err := s.Catalog.Text(sv.Language, id, nil)
+	if err != nil {
+		return "", err
+	}
+	enc, segs := segment.Count(text)
+	err = q.MessageRecordReply(ctx, db.MessageRecordReplyParams{
+		SurvivorID: &sv.ID, PeerHash: s.Keyring.BlindIndex(from), PeerEnc: s.Keyring.SealString(crypt.MessagePeer, from),
+		BodyEnc: s.Keyring.SealString(crypt.MessageBody, text), Template: &id, Language: &sv.Language, Provider: "twilio",
+		Segments: ptr(int32(segs)), Encoding: ptr(string(enc)), Now: now,
+	})
+	return text, err
+}
+
+func (s *Server) recordConsent(ctx context.Context, q *db.Queries, id [16]byte, action string, now time.Time) error {
+	_, err := q.ConsentRecordCreate(ctx, db.ConsentRecordCreateParams{
+		SurvivorID: id, Action: action, Channels: []string{"sms"}, Method: "sms_keyword", Source: "survivor", RecordedAt: now,
+	})
+	return err
+}
+
+// staffReply handles "ACK 123456" from a staff member's registered phone.
+func (s *Server) staffReply(ctx context.Context, q *db.Queries, st db.Staff, body string, now time.Time) (string, error) {
+	m := ackPattern.FindStringSubmatch(body)
+	if m == nil {
+		return "", nil
+	}
+	text := func(id string, data map[string]any) (string, error) { return s.Catalog.Text(st.Language, id, data) }
+	alert, err := q.AlertGetOpenByCode(ctx, m[1])
+	if errors.Is(err, pgx.ErrNoRows) {
+		return text(locales.AlertAckUnknown, nil)
+	}
+	if err != nil {
+		return "", err
+	}
+	// Only someone who may see the alert can acknowledge it; to anyone
+	// else the code does not exist.
+	if _, err := q.AlertGetScoped(ctx, db.AlertGetScopedParams{ID: alert.ID, ViewerRole: st.Role, ViewerID: st.ID}); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return text(locales.AlertAckUnknown, nil)
+		}
+		return "", err
+	}
+	if _, err := q.AlertAcknowledge(ctx, db.AlertAcknowledgeParams{ID: alert.ID, StaffID: &st.ID, Now: &now}); err != nil {
+		return "", err
+	}
+	if err := alertEventQ(ctx, q, alert.ID, "acknowledged", &st.ID, map[string]any{"via": "sms"}, now); err != nil {
+		return "", err
+	}
+	sv, err := q.SurvivorGet(ctx, alert.SurvivorID)
+	if err != nil {
+		return "", err
+	}
+	ref := "—"
+	if sv.ReferenceEnc != nil {
+		if ref, err = s.Keyring.OpenString(crypt.SurvivorReference, sv.ReferenceEnc); err != nil {
+			return "", err
+		}
+	}
+	return text(locales.AlertAckConfirm, map[string]any{"Reference": ref})
+}
+
+// devInbound simulates a text from a phone (dev provider only), through
+// the same path as Twilio's webhook.
+func (s *Server) devInbound(c echo.Context) error {
+	var in struct {
+		From string `json:"from"`
+		Body string `json:"body"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	if _, err := phone.Normalize(in.From); err != nil {
+		return invalid("from", "not a valid phone number")
+	}
+	if strings.TrimSpace(in.Body) == "" {
+		return invalid("body", "is required")
+	}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	text, err := s.ReceiveSMS(c.Request().Context(), InboundSMS{SID: "SM" + hex.EncodeToString(b), From: in.From, Body: in.Body})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"reply": text})
+}

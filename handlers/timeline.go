@@ -1,0 +1,113 @@
+package handlers
+
+import (
+	"cmp"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"saathi/db/crypt"
+	"saathi/jobs"
+)
+
+// TimelineEntry is one event in a survivor's history.
+type TimelineEntry struct {
+	At   time.Time      `json:"at"`
+	Type string         `json:"type"` // checkin, message, response, flag, alert, consent
+	Data map[string]any `json:"data"`
+}
+
+// timeline is everything that happened with a survivor, in order: check-ins,
+// messages with their statuses, replies (decrypted) and what they meant,
+// flags, alerts and consent changes. Reading it is audited.
+func (s *Server) timeline(c echo.Context) error {
+	ctx := c.Request().Context()
+	q := s.queries()
+	sv, err := s.scopedSurvivor(c, q)
+	if err != nil {
+		return err
+	}
+	var out []TimelineEntry
+	add := func(at time.Time, typ string, data map[string]any) {
+		out = append(out, TimelineEntry{At: at.UTC(), Type: typ, Data: data})
+	}
+
+	checkins, err := q.CheckinListBySurvivor(ctx, sv.ID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	for _, ci := range checkins {
+		// Future check-ins are the plan, not the history.
+		if ci.State == "scheduled" && ci.DueAt.After(now) || ci.State == "cancelled" {
+			continue
+		}
+		add(ci.DueAt, "checkin", map[string]any{"id": ci.ID, "kind": ci.Kind, "channel": ci.Channel, "state": ci.State, "reason": ci.Reason, "sent_at": ci.SentAt, "answered_at": ci.AnsweredAt})
+	}
+	msgs, err := q.MessageListBySurvivor(ctx, sv.ID)
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		d := map[string]any{"id": m.ID, "direction": m.Direction, "channel": m.Channel, "purpose": m.Purpose, "status": m.Status, "checkin_id": m.CheckinID, "segments": m.Segments}
+		if m.ErrorCode != nil {
+			d["error_code"] = *m.ErrorCode
+		}
+		if m.BodyEnc != nil {
+			body, err := s.Keyring.OpenString(crypt.MessageBody, m.BodyEnc)
+			if err != nil {
+				return err
+			}
+			d["body"] = body
+		}
+		add(m.CreatedAt, "message", d)
+	}
+	responses, err := q.ResponseListBySurvivor(ctx, sv.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range responses {
+		d := map[string]any{"message_id": r.MessageID, "checkin_id": r.CheckinID, "intent": r.Intent}
+		if r.EvidenceEnc != nil {
+			raw, err := s.Keyring.Open(crypt.ResponseEvidence, r.EvidenceEnc)
+			if err != nil {
+				return err
+			}
+			var ev jobs.Evidence
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				return err
+			}
+			d["danger"], d["evidence"] = ev.Danger, ev.Evidence
+		}
+		add(r.CreatedAt, "response", d)
+	}
+	flags, err := q.RiskFlagListBySurvivor(ctx, sv.ID)
+	if err != nil {
+		return err
+	}
+	for _, f := range flags {
+		add(f.CreatedAt, "flag", map[string]any{"id": f.ID, "kind": f.Kind, "severity": f.Severity, "checkin_id": f.CheckinID})
+	}
+	alerts, err := q.AlertListBySurvivor(ctx, sv.ID)
+	if err != nil {
+		return err
+	}
+	for _, a := range alerts {
+		add(a.CreatedAt, "alert", map[string]any{"id": a.ID, "kind": a.Kind, "severity": a.Severity, "status": a.Status, "escalation_level": a.EscalationLevel, "acknowledged_at": a.AcknowledgedAt, "resolved_at": a.ResolvedAt})
+	}
+	consent, err := q.ConsentRecordList(ctx, sv.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range consent {
+		add(r.RecordedAt, "consent", map[string]any{"action": r.Action, "channels": r.Channels, "method": r.Method, "source": r.Source, "recorded_by": r.RecordedBy})
+	}
+	slices.SortStableFunc(out, func(a, b TimelineEntry) int { return cmp.Compare(a.At.UnixNano(), b.At.UnixNano()) })
+	if err := audit(ctx, q, viewerOf(c).ID, "survivor.timeline", &sv.ID, nil); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"survivor_id": sv.ID, "timeline": out})
+}

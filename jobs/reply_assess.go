@@ -1,0 +1,118 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"saathi/db"
+	"saathi/db/crypt"
+	"saathi/jobs/reply"
+)
+
+// answerWindow is how far back a reply may answer a check-in.
+const answerWindow = 7 * 24 * time.Hour
+
+// ReplyAssessArgs assesses one inbound reply. The webhook stores the
+// message and inserts this job in the same transaction, then answers
+// Twilio at once; everything slower happens here.
+type ReplyAssessArgs struct {
+	MessageID int64 `json:"message_id" river:"unique"`
+}
+
+// Kind names the job.
+func (ReplyAssessArgs) Kind() string { return "reply_assess" }
+
+// InsertOpts: one assessment per message.
+func (ReplyAssessArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 25, Priority: 1, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// ReplyAssessWorker records what a reply means, marks the check-in it
+// answers, and raises a risk flag (and alert) when the reply calls for one.
+type ReplyAssessWorker struct {
+	river.WorkerDefaults[ReplyAssessArgs]
+	Deps *Deps
+}
+
+// Evidence is what the dashboard shows of a reply's understanding; stored
+// encrypted because it quotes the survivor's words.
+type Evidence struct {
+	Intent   string   `json:"intent"`
+	Danger   []string `json:"danger,omitempty"`
+	Evidence []string `json:"evidence,omitempty"`
+}
+
+// Work assesses the reply in one transaction: a retry finds the response
+// already stored and does nothing twice.
+func (w *ReplyAssessWorker) Work(ctx context.Context, job *river.Job[ReplyAssessArgs]) error {
+	now := w.Deps.now()
+	err := pgx.BeginFunc(ctx, w.Deps.Pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		m, err := q.MessageGetForAssess(ctx, job.Args.MessageID)
+		if err != nil {
+			return db.NotFound(err)
+		}
+		if m.SurvivorStatus != "active" || m.BodyEnc == nil {
+			return nil // erased since
+		}
+		body, err := w.Deps.Keyring.OpenString(crypt.MessageBody, m.BodyEnc)
+		if err != nil {
+			return err
+		}
+		duress := ""
+		if m.DuressEnc != nil {
+			if duress, err = w.Deps.Keyring.OpenString(crypt.SurvivorDuress, m.DuressEnc); err != nil {
+				return err
+			}
+		}
+		res := w.Deps.Replies.Parse(body, duress)
+		evidence, err := json.Marshal(Evidence{Intent: string(res.Intent), Danger: res.Danger, Evidence: res.Evidence})
+		if err != nil {
+			return err
+		}
+
+		ci, err := q.CheckinAwaitingReply(ctx, db.CheckinAwaitingReplyParams{SurvivorID: *m.SurvivorID, Since: m.CreatedAt.Add(-answerWindow)})
+		found := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		rp := db.ResponseCreateParams{
+			MessageID: m.ID, SurvivorID: *m.SurvivorID, Intent: string(res.Intent),
+			EvidenceEnc: w.Deps.Keyring.Seal(crypt.ResponseEvidence, evidence), Now: now,
+		}
+		if found {
+			rp.CheckinID = &ci.ID
+		}
+		resp, err := q.ResponseCreate(ctx, rp)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // assessed already
+		}
+		if err != nil {
+			return err
+		}
+		// STOP and START are not answers to a check-in.
+		if found && res.Intent != reply.OptOut && res.Intent != reply.OptIn {
+			if err := q.CheckinAnswer(ctx, db.CheckinAnswerParams{ID: ci.ID, Now: now}); err != nil {
+				return err
+			}
+		}
+		flag, raised := w.Deps.rules().Assess(res)
+		if !raised {
+			return nil
+		}
+		_, err = RaiseFlag(ctx, w.Deps, tx, db.RiskFlagCreateParams{
+			SurvivorID: *m.SurvivorID, Kind: flag.Kind, Severity: string(flag.Severity), ResponseID: &resp.ID, CheckinID: rp.CheckinID, Now: now,
+		})
+		return err
+	})
+	if errors.Is(err, db.ErrNotFound) {
+		return river.JobCancel(fmt.Errorf("message %d: %w", job.Args.MessageID, err))
+	}
+	return err
+}
