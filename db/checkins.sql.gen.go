@@ -103,10 +103,10 @@ WITH due AS (
     SELECT c.id FROM checkins c JOIN survivors s ON s.id = c.survivor_id
     WHERE (c.state = 'sent' AND c.assessed_at IS NULL
            AND (c.delivery_failed_at IS NOT NULL
-                OR c.sent_at <= $2))
+                OR c.sent_at + make_interval(0, 0, 0, 0, 0, s.response_window_minutes) <= $1::timestamptz))
        OR (c.kind = 'followup' AND c.state IN ('skipped', 'failed') AND c.assessed_at IS NULL)
     ORDER BY c.id
-    LIMIT $3
+    LIMIT $2
     FOR UPDATE OF c SKIP LOCKED
 )
 UPDATE checkins c SET
@@ -117,16 +117,15 @@ RETURNING c.id, c.survivor_id, c.kind, c.channel, c.cadence_version, c.seq, c.du
 `
 
 type CheckinClaimMissedParams struct {
-	Now                                                          time.Time
-	NowtimestamptzSresponseWindowMinutes1MinutepgCataloginterval *time.Time
-	Lim                                                          int32
+	Now time.Time
+	Lim int32
 }
 
 // CheckinClaimMissed finds check-ins whose answer is overdue (or whose
 // delivery failed), and follow-ups that could not be sent: each is
 // assessed once (assessed_at), under SKIP LOCKED so two sweepers share.
 func (q *Queries) CheckinClaimMissed(ctx context.Context, arg CheckinClaimMissedParams) ([]Checkin, error) {
-	rows, err := q.db.Query(ctx, checkinClaimMissed, arg.Now, arg.NowtimestamptzSresponseWindowMinutes1MinutepgCataloginterval, arg.Lim)
+	rows, err := q.db.Query(ctx, checkinClaimMissed, arg.Now, arg.Lim)
 	if err != nil {
 		return nil, err
 	}

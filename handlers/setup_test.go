@@ -21,6 +21,7 @@ import (
 	"saathi/handlers"
 	"saathi/jobs"
 	"saathi/jobs/reply"
+	"saathi/jobs/telephony/twiliofake"
 	"saathi/locales"
 	"saathi/locales/lexicon"
 )
@@ -30,6 +31,14 @@ const testAuthToken = "12345678901234567890123456789012"
 
 const testPublicURL = "https://saathi.example.org"
 
+// Staff phones, for alert texts and ACK replies.
+const (
+	caseworkerPhone      = "+919000000001"
+	supervisorPhone      = "+919000000002"
+	adminPhone           = "+919000000003"
+	otherCaseworkerPhone = "+919000000004"
+)
+
 // fixture is what an API test needs: the real router over a fresh database.
 type fixture struct {
 	t       *testing.T
@@ -38,6 +47,8 @@ type fixture struct {
 	server  *handlers.Server
 	echo    *echo.Echo
 	now     time.Time
+	fake    *twiliofake.Server
+	deps    *jobs.Deps
 
 	admin, supervisor, caseworker, otherCaseworker staffMember
 }
@@ -77,17 +88,17 @@ func setup(t *testing.T) *fixture {
 	f.echo = f.server.Handler()
 
 	ctx := context.Background()
-	mk := func(name, role, supervisor string) staffMember {
-		st, err := handlers.CreateStaff(ctx, pool, kr, handlers.StaffInput{Name: name, Role: role, SupervisorID: supervisor})
+	mk := func(name, role, supervisor, phone string) staffMember {
+		st, err := handlers.CreateStaff(ctx, pool, kr, handlers.StaffInput{Name: name, Role: role, SupervisorID: supervisor, Phone: phone})
 		if err != nil {
 			t.Fatalf("create %s: %v", role, err)
 		}
 		return staffMember{ID: st.ID.String(), Token: st.Token}
 	}
-	f.admin = mk("Asha Admin", "admin", "")
-	f.supervisor = mk("Sunita Supervisor", "supervisor", "")
-	f.caseworker = mk("Kiran Caseworker", "caseworker", f.supervisor.ID)
-	f.otherCaseworker = mk("Other Caseworker", "caseworker", "")
+	f.admin = mk("Asha Admin", "admin", "", adminPhone)
+	f.supervisor = mk("Sunita Supervisor", "supervisor", "", supervisorPhone)
+	f.caseworker = mk("Kiran Caseworker", "caseworker", f.supervisor.ID, caseworkerPhone)
+	f.otherCaseworker = mk("Other Caseworker", "caseworker", "", otherCaseworkerPhone)
 	return f
 }
 

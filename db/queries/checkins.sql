@@ -102,7 +102,7 @@ WITH due AS (
     SELECT c.id FROM checkins c JOIN survivors s ON s.id = c.survivor_id
     WHERE (c.state = 'sent' AND c.assessed_at IS NULL
            AND (c.delivery_failed_at IS NOT NULL
-                OR c.sent_at <= @now::timestamptz - s.response_window_minutes * interval '1 minute'))
+                OR c.sent_at + make_interval(0, 0, 0, 0, 0, s.response_window_minutes) <= @now::timestamptz))
        OR (c.kind = 'followup' AND c.state IN ('skipped', 'failed') AND c.assessed_at IS NULL)
     ORDER BY c.id
     LIMIT @lim
