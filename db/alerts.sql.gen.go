@@ -49,6 +49,39 @@ func (q *Queries) AlertAcknowledge(ctx context.Context, arg AlertAcknowledgePara
 	return i, err
 }
 
+const alertCloseForSurvivor = `-- name: AlertCloseForSurvivor :many
+UPDATE alerts SET status = 'resolved', resolved_by = $1, resolved_at = $2::timestamptz,
+    resolution_enc = NULL
+WHERE survivor_id = $3 AND status IN ('open', 'acknowledged')
+RETURNING id
+`
+
+type AlertCloseForSurvivorParams struct {
+	StaffID    *uuid.UUID
+	Now        time.Time
+	SurvivorID uuid.UUID
+}
+
+func (q *Queries) AlertCloseForSurvivor(ctx context.Context, arg AlertCloseForSurvivorParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, alertCloseForSurvivor, arg.StaffID, arg.Now, arg.SurvivorID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const alertCreate = `-- name: AlertCreate :one
 INSERT INTO alerts (flag_id, survivor_id, caseworker_id, severity, kind, ack_code, sla_due_at, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

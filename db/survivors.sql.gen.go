@@ -104,6 +104,22 @@ func (q *Queries) SurvivorErase(ctx context.Context, arg SurvivorEraseParams) er
 	return err
 }
 
+const survivorEraseAlertMessages = `-- name: SurvivorEraseAlertMessages :exec
+UPDATE messages SET body_enc = NULL, updated_at = $1
+WHERE alert_id IN (SELECT a.id FROM alerts a WHERE a.survivor_id = $2::uuid)
+`
+
+type SurvivorEraseAlertMessagesParams struct {
+	Now        time.Time
+	SurvivorID uuid.UUID
+}
+
+// Alert texts to staff quote the case reference: their bodies go too.
+func (q *Queries) SurvivorEraseAlertMessages(ctx context.Context, arg SurvivorEraseAlertMessagesParams) error {
+	_, err := q.db.Exec(ctx, survivorEraseAlertMessages, arg.Now, arg.SurvivorID)
+	return err
+}
+
 const survivorEraseAlertNotes = `-- name: SurvivorEraseAlertNotes :exec
 UPDATE alerts SET resolution_enc = NULL WHERE survivor_id = $1
 `

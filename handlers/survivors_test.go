@@ -180,6 +180,7 @@ func TestAuthorisation(t *testing.T) {
 		{http.MethodPost, "/api/v1/survivors/%s/consent", map[string]any{"action": "withdraw", "channels": []string{"voice"}, "method": "verbal"}, []string{"admin", "supervisor", "caseworker"}},
 		{http.MethodPut, "/api/v1/survivors/%s/cadence", map[string]any{"phases": []map[string]any{{"every_days": 14, "times": 4}}}, []string{"admin", "supervisor"}},
 		{http.MethodPost, "/api/v1/survivors/%s/checkins", map[string]any{"channel": "sms"}, []string{"admin", "supervisor", "caseworker"}},
+		{http.MethodGet, "/api/v1/survivors/%s/timeline", nil, []string{"admin", "supervisor", "caseworker"}},
 		{http.MethodDelete, "/api/v1/survivors/%s", nil, []string{"admin"}},
 	}
 	tokens := map[string]string{"admin": f.admin.Token, "supervisor": f.supervisor.Token, "caseworker": f.caseworker.Token}
@@ -378,6 +379,9 @@ func TestErase(t *testing.T) {
 	f := setup(t)
 	id := f.enrol("+919876543210")
 	f.enrol("+919876543211")
+	// A reply, its assessment and an alert: all personal data to erase.
+	f.inbound(newSID(), "+919876543210", "3 they locked the door")
+	f.workJobs()
 
 	if r := f.do(http.MethodDelete, "/api/v1/survivors/"+id, f.admin.Token, nil); r.Code != http.StatusNoContent {
 		t.Fatalf("delete: %d %s", r.Code, r.Body)
@@ -391,6 +395,24 @@ func TestErase(t *testing.T) {
 	}
 	if n := f.count("SELECT count(*) FROM checkins WHERE survivor_id = $1 AND state IN ('scheduled', 'queued')", id); n != 0 {
 		t.Errorf("%d check-ins still pending after erasure", n)
+	}
+	if n := f.count("SELECT count(*) FROM messages WHERE survivor_id = $1 AND (body_enc IS NOT NULL OR peer_enc IS NOT NULL OR peer_hash IS NOT NULL)", id); n != 0 {
+		t.Errorf("%d messages still hold the survivor's words or number", n)
+	}
+	if n := f.count("SELECT count(*) FROM messages m JOIN alerts a ON a.id = m.alert_id WHERE a.survivor_id = $1 AND m.body_enc IS NOT NULL", id); n != 0 {
+		t.Error("alert texts quoting the case reference not erased")
+	}
+	if n := f.count("SELECT count(*) FROM messages m JOIN alerts a ON a.id = m.alert_id WHERE a.survivor_id = $1", id); n == 0 {
+		t.Error("the test sent no alert text: it proves nothing about them")
+	}
+	if n := f.count("SELECT count(*) FROM responses WHERE survivor_id = $1 AND evidence_enc IS NOT NULL", id); n != 0 {
+		t.Error("reply evidence not erased")
+	}
+	if n := f.count("SELECT count(*) FROM alerts WHERE survivor_id = $1 AND status <> 'resolved'", id); n != 0 {
+		t.Error("alerts left open for an erased survivor")
+	}
+	if n := f.count("SELECT count(*) FROM messages WHERE survivor_id = $1", id); n == 0 {
+		t.Error("message rows removed: anonymous counts lost")
 	}
 	// Anonymous counts survive.
 	if n := f.count("SELECT count(*) FROM survivors"); n != 2 {

@@ -165,11 +165,24 @@ func (s *Server) survivorDelete(c echo.Context) error {
 		if err := q.SurvivorEraseMessages(ctx, db.SurvivorEraseMessagesParams{SurvivorID: sv.ID, Now: now}); err != nil {
 			return err
 		}
+		if err := q.SurvivorEraseAlertMessages(ctx, db.SurvivorEraseAlertMessagesParams{SurvivorID: sv.ID, Now: now}); err != nil {
+			return err
+		}
 		if err := q.SurvivorEraseResponses(ctx, sv.ID); err != nil {
 			return err
 		}
 		if err := q.SurvivorEraseAlertNotes(ctx, sv.ID); err != nil {
 			return err
+		}
+		// Nothing is left to act on: open alerts are closed, on record.
+		closed, err := q.AlertCloseForSurvivor(ctx, db.AlertCloseForSurvivorParams{SurvivorID: sv.ID, StaffID: &v.ID, Now: now})
+		if err != nil {
+			return err
+		}
+		for _, id := range closed {
+			if err := alertEventQ(ctx, q, id, "resolved", &v.ID, map[string]any{"reason": "survivor erased"}, now); err != nil {
+				return err
+			}
 		}
 		return audit(ctx, q, v.ID, "survivor.erase", &sv.ID, nil)
 	})

@@ -124,8 +124,8 @@ func (w *AlertNotifyWorker) Work(ctx context.Context, job *river.Job[AlertNotify
 	if err != nil {
 		return river.JobCancel(fmt.Errorf("alert %s: %w", job.Args.AlertID, db.NotFound(err)))
 	}
-	if alert.Status != "open" && job.Args.Level > LevelCaseworker {
-		return nil // acknowledged before the escalation text went out
+	if alert.Status == "resolved" || (alert.Status != "open" && job.Args.Level > LevelCaseworker) {
+		return nil // dealt with before this text went out
 	}
 	recipients, err := alertRecipients(ctx, q, alert, job.Args.Level)
 	if err != nil {

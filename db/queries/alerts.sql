@@ -87,3 +87,9 @@ RETURNING *;
 
 -- name: StaffListAdmins :many
 SELECT * FROM staff WHERE role = 'admin' AND deactivated_at IS NULL ORDER BY created_at, id;
+
+-- name: AlertCloseForSurvivor :many
+UPDATE alerts SET status = 'resolved', resolved_by = @staff_id, resolved_at = @now::timestamptz,
+    resolution_enc = NULL
+WHERE survivor_id = @survivor_id AND status IN ('open', 'acknowledged')
+RETURNING id;

@@ -70,3 +70,8 @@ UPDATE responses SET evidence_enc = NULL WHERE survivor_id = @survivor_id;
 
 -- name: SurvivorEraseAlertNotes :exec
 UPDATE alerts SET resolution_enc = NULL WHERE survivor_id = @survivor_id;
+
+-- Alert texts to staff quote the case reference: their bodies go too.
+-- name: SurvivorEraseAlertMessages :exec
+UPDATE messages SET body_enc = NULL, updated_at = @now
+WHERE alert_id IN (SELECT a.id FROM alerts a WHERE a.survivor_id = @survivor_id::uuid);
