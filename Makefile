@@ -15,7 +15,7 @@ run: build
 	@url=$$(sh db/devpg.sh saathi) && \
 	export DATABASE_URL="$$url" SAATHI_ENCRYPTION_KEY="$$(cat $(DATA)/dev.key)" SAATHI_PROVIDER=dev \
 	       SAATHI_ADDR="$${SAATHI_ADDR:-127.0.0.1:8080}" SAATHI_PUBLIC_URL="$${SAATHI_PUBLIC_URL:-http://localhost:8080}" \
-	       SAATHI_LOG_FORMAT="$${SAATHI_LOG_FORMAT:-text}" && \
+	       SAATHI_LOG_FORMAT="$${SAATHI_LOG_FORMAT:-text}" SAATHI_SPOOL_DIR="$${SAATHI_SPOOL_DIR:-$(DATA)/spool}" && \
 	$(DATA)/saathi migrate && \
 	$(DATA)/saathi seed-demo && \
 	exec $(DATA)/saathi serve

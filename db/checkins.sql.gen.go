@@ -321,6 +321,22 @@ func (q *Queries) CheckinGetForUpdate(ctx context.Context, id uuid.UUID) (Checki
 	return i, err
 }
 
+const checkinGiveUp = `-- name: CheckinGiveUp :exec
+UPDATE checkins SET state = 'failed', reason = $1, updated_at = $2
+WHERE id = $3 AND state IN ('queued', 'sending')
+`
+
+type CheckinGiveUpParams struct {
+	Reason *string
+	Now    time.Time
+	ID     uuid.UUID
+}
+
+func (q *Queries) CheckinGiveUp(ctx context.Context, arg CheckinGiveUpParams) error {
+	_, err := q.db.Exec(ctx, checkinGiveUp, arg.Reason, arg.Now, arg.ID)
+	return err
+}
+
 const checkinListBySurvivor = `-- name: CheckinListBySurvivor :many
 SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at FROM checkins WHERE survivor_id = $1 ORDER BY due_at, id
 `
@@ -474,6 +490,23 @@ func (q *Queries) CheckinNextForSurvivor(ctx context.Context, survivorID uuid.UU
 		&i.AssessedAt,
 	)
 	return i, err
+}
+
+const checkinPendingAdhoc = `-- name: CheckinPendingAdhoc :one
+SELECT count(*) FROM checkins
+WHERE survivor_id = $1 AND kind = 'adhoc' AND channel = $2::text AND state IN ('queued', 'sending')
+`
+
+type CheckinPendingAdhocParams struct {
+	SurvivorID uuid.UUID
+	Channel    string
+}
+
+func (q *Queries) CheckinPendingAdhoc(ctx context.Context, arg CheckinPendingAdhocParams) (int64, error) {
+	row := q.db.QueryRow(ctx, checkinPendingAdhoc, arg.SurvivorID, arg.Channel)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
 }
 
 const checkinPreviousPrimary = `-- name: CheckinPreviousPrimary :one

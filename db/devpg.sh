@@ -22,23 +22,47 @@ pg_bin() {
 	ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
 }
 
+# psql from PATH, or from the server's binaries.
+psql_cmd() {
+	if command -v psql >/dev/null 2>&1; then
+		echo psql
+	elif [ -n "$(pg_bin)" ]; then
+		echo "$(pg_bin)/psql"
+	fi
+}
+
 # with_db URL NAME: the URL pointing at database NAME.
 with_db() {
 	printf '%s\n' "$1" | sed -E "s#^(postgres(ql)?://[^/?]*)/?[^?]*#\1/$2#"
 }
 
 answers() {
-	"$(pg_bin)/psql" "$1" -Atqc 'SELECT 1' >/dev/null 2>&1
+	[ -n "$(psql_cmd)" ] && "$(psql_cmd)" "$1" -Atqc 'SELECT 1' >/dev/null 2>&1
 }
 
 ensure_db() { # ensure_db SERVER_URL NAME
 	maint=$(with_db "$1" postgres)
-	if ! "$(pg_bin)/psql" "$maint" -Atqc "SELECT 1 FROM pg_database WHERE datname = '$2'" | grep -q 1; then
+	if ! "$(psql_cmd)" "$maint" -Atqc "SELECT 1 FROM pg_database WHERE datname = '$2'" | grep -q 1; then
 		say "creating database $2"
-		"$(pg_bin)/psql" "$maint" -qc "CREATE DATABASE \"$2\"" >/dev/null
+		"$(psql_cmd)" "$maint" -qc "CREATE DATABASE \"$2\"" >/dev/null
 	fi
 }
 
+# 1. A reachable DATABASE_URL needs nothing installed but psql.
+if [ -n "${DATABASE_URL:-}" ]; then
+	if answers "$DATABASE_URL"; then
+		ensure_db "$DATABASE_URL" "$name"
+		with_db "$DATABASE_URL" "$name"
+		exit 0
+	fi
+	if [ "${CI:-}" = "true" ]; then
+		say "DATABASE_URL does not answer (or psql is missing), and CI must not fall back"
+		exit 1
+	fi
+	say "DATABASE_URL does not answer; using a private cluster under .data/pg"
+fi
+
+# 2. A private cluster, with the system's PostgreSQL binaries.
 if [ -z "$(pg_bin)" ]; then
 	if [ "$(id -u)" -ne 0 ]; then
 		say "PostgreSQL is not installed; run as root or: sudo apt-get install -y postgresql"
@@ -49,19 +73,6 @@ if [ -z "$(pg_bin)" ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
 fi
 bin=$(pg_bin)
-
-if [ -n "${DATABASE_URL:-}" ]; then
-	if answers "$DATABASE_URL"; then
-		ensure_db "$DATABASE_URL" "$name"
-		with_db "$DATABASE_URL" "$name"
-		exit 0
-	fi
-	if [ "${CI:-}" = "true" ]; then
-		say "DATABASE_URL does not answer, and CI must not fall back"
-		exit 1
-	fi
-	say "DATABASE_URL does not answer; using a private cluster under .data/pg"
-fi
 
 # The private cluster runs as the invoking user, or as postgres when root
 # (initdb refuses to run as root).
@@ -88,8 +99,12 @@ if [ ! -f "$data/PG_VERSION" ]; then
 fi
 if ! as_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
 	say "starting PostgreSQL on 127.0.0.1:$port"
-	as_owner "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-		-o "-p $port -c listen_addresses=127.0.0.1 -k $data" start >/dev/null
+	if ! as_owner "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+		-o "-p $port -c listen_addresses=127.0.0.1 -k $data" start >/dev/null; then
+		tail -n 5 "$data/server.log" >&2
+		say "PostgreSQL did not start (is port $port taken? set SAATHI_DEV_PG_PORT)"
+		exit 1
+	fi
 fi
 url="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 ensure_db "$url" "$name"

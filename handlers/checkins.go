@@ -74,6 +74,18 @@ func (s *Server) checkinCreate(c echo.Context) error {
 	var out CheckinJSON
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
+		// One ad-hoc check-in on its way per channel: a double click must
+		// not send the survivor two identical texts.
+		if _, err := q.SurvivorGetForUpdate(ctx, sv.ID); err != nil {
+			return db.NotFound(err)
+		}
+		pending, err := q.CheckinPendingAdhoc(ctx, db.CheckinPendingAdhocParams{SurvivorID: sv.ID, Channel: in.Channel})
+		if err != nil {
+			return err
+		}
+		if pending > 0 {
+			return &Problem{Status: http.StatusConflict, Field: "channel", Message: "a check-in on this channel is already on its way"}
+		}
 		ci, err := q.CheckinCreate(ctx, db.CheckinCreateParams{
 			SurvivorID: sv.ID, Kind: "adhoc", Channel: &in.Channel, DueAt: now, State: "queued", RequestedBy: &v.ID,
 		})

@@ -31,6 +31,13 @@ func TestAdhocCheckin(t *testing.T) {
 	if got["state"] != "queued" || got["send_at"] != "2026-11-25T05:30:00Z" {
 		t.Errorf("check-in: %s", r.Body)
 	}
+	// A double click: the first is still on its way.
+	if r := f.do(http.MethodPost, path, f.caseworker.Token, map[string]any{"channel": "sms"}); r.Code != http.StatusConflict {
+		t.Errorf("second ad-hoc check-in while one is queued: %d, want 409", r.Code)
+	}
+	if _, err := f.pool.Exec(context.Background(), "UPDATE checkins SET state = 'sent' WHERE kind = 'adhoc'"); err != nil {
+		t.Fatal(err)
+	}
 	// Saturday: the Monday-Friday window is shut until Monday 10:00.
 	f.now = time.Date(2026, 11, 28, 11, 0, 0, 0, mustLoc(t, "Asia/Kolkata"))
 	r = f.do(http.MethodPost, path, f.caseworker.Token, map[string]any{"channel": "sms"})

@@ -37,45 +37,53 @@ func (s *Server) survivorPatch(c echo.Context) error {
 		return errForbidden
 	}
 
-	params := db.SurvivorUpdateParams{
-		ID: sv.ID, ReferenceEnc: sv.ReferenceEnc, PhoneEnc: sv.PhoneEnc, PhoneHash: sv.PhoneHash,
-		DuressEnc: sv.DuressEnc, Language: sv.Language, Channels: sv.Channels, Timezone: sv.Timezone,
-		CaseworkerID: sv.CaseworkerID, Now: s.now(),
+	// Each change is applied to the row as it is when locked, so two
+	// concurrent edits of different fields never undo each other (a new,
+	// safe number must not be put back to the old one).
+	var (
+		changed []string
+		sets    []func(*db.SurvivorUpdateParams)
+	)
+	set := func(field string, f func(*db.SurvivorUpdateParams)) {
+		changed = append(changed, field)
+		sets = append(sets, f)
 	}
-	var changed []string
 	if in.Reference != nil {
 		ref, err := parseReference(*in.Reference)
 		if err != nil {
 			return err
 		}
-		params.ReferenceEnc = s.Keyring.SealString(crypt.SurvivorReference, ref)
-		changed = append(changed, "reference")
+		enc := s.Keyring.SealString(crypt.SurvivorReference, ref)
+		set("reference", func(p *db.SurvivorUpdateParams) { p.ReferenceEnc = enc })
 	}
 	if in.Phone != nil {
-		p, err := parsePhone(*in.Phone)
+		ph, err := parsePhone(*in.Phone)
 		if err != nil {
 			return err
 		}
-		params.PhoneEnc, params.PhoneHash = s.Keyring.SealString(crypt.SurvivorPhone, p), s.Keyring.BlindIndex(p)
-		changed = append(changed, "phone")
+		enc, hash := s.Keyring.SealString(crypt.SurvivorPhone, ph), s.Keyring.BlindIndex(ph)
+		set("phone", func(p *db.SurvivorUpdateParams) { p.PhoneEnc, p.PhoneHash = enc, hash })
 	}
 	if in.Language != nil {
-		if params.Language, err = parseLanguage(*in.Language); err != nil {
+		lang, err := parseLanguage(*in.Language)
+		if err != nil {
 			return err
 		}
-		changed = append(changed, "language")
+		set("language", func(p *db.SurvivorUpdateParams) { p.Language = lang })
 	}
 	if in.Channels != nil {
-		if params.Channels, err = parseChannels("channels", in.Channels); err != nil {
+		chs, err := parseChannels("channels", in.Channels)
+		if err != nil {
 			return err
 		}
-		changed = append(changed, "channels")
+		set("channels", func(p *db.SurvivorUpdateParams) { p.Channels = chs })
 	}
 	if in.Timezone != nil {
-		if params.Timezone, err = parseTimezone(*in.Timezone); err != nil {
+		tz, err := parseTimezone(*in.Timezone)
+		if err != nil {
 			return err
 		}
-		changed = append(changed, "timezone")
+		set("timezone", func(p *db.SurvivorUpdateParams) { p.Timezone = tz })
 	}
 	windows := in.ContactWindows != nil
 	parsedWindows, err := parseWindowsIf(windows, in.ContactWindows)
@@ -90,11 +98,11 @@ func (s *Server) survivorPatch(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		params.DuressEnc = nil
+		var enc []byte
 		if d != "" {
-			params.DuressEnc = s.Keyring.SealString(crypt.SurvivorDuress, d)
+			enc = s.Keyring.SealString(crypt.SurvivorDuress, d)
 		}
-		changed = append(changed, "duress_word")
+		set("duress_word", func(p *db.SurvivorUpdateParams) { p.DuressEnc = enc })
 	}
 	if in.CaseworkerID != nil {
 		id, err := parseUUIDField("caseworker_id", *in.CaseworkerID)
@@ -104,8 +112,7 @@ func (s *Server) survivorPatch(c echo.Context) error {
 		if err := checkCaseworker(ctx, q, id); err != nil {
 			return err
 		}
-		params.CaseworkerID = &id
-		changed = append(changed, "caseworker_id")
+		set("caseworker_id", func(p *db.SurvivorUpdateParams) { p.CaseworkerID = &id })
 	}
 	if len(changed) == 0 {
 		return invalid("", "nothing to change")
@@ -113,6 +120,21 @@ func (s *Server) survivorPatch(c echo.Context) error {
 
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
+		cur, err := q.SurvivorGetForUpdate(ctx, sv.ID)
+		if err != nil {
+			return db.NotFound(err)
+		}
+		if cur.Status != "active" {
+			return errNotFound // erased meanwhile
+		}
+		params := db.SurvivorUpdateParams{
+			ID: cur.ID, ReferenceEnc: cur.ReferenceEnc, PhoneEnc: cur.PhoneEnc, PhoneHash: cur.PhoneHash,
+			DuressEnc: cur.DuressEnc, Language: cur.Language, Channels: cur.Channels, Timezone: cur.Timezone,
+			CaseworkerID: cur.CaseworkerID, Now: s.now(),
+		}
+		for _, f := range sets {
+			f(&params)
+		}
 		if _, err := q.SurvivorUpdate(ctx, params); err != nil {
 			if db.IsUniqueViolation(err, "survivors_phone_hash_active") {
 				return invalid("phone", "a survivor with this number is already enrolled")

@@ -253,7 +253,11 @@ func (w *AlertNotifyWorker) deliver(ctx context.Context, alert db.Alert, st db.S
 			if age := now.Sub(m.CreatedAt); age < reconcileGrace {
 				return false, river.JobSnooze(reconcileGrace - age)
 			}
-			res, found, err := w.Deps.Sender.FindSMS(ctx, to, body, m.CreatedAt.Add(-time.Minute))
+			candidates, err := w.Deps.Sender.FindSMS(ctx, to, body, m.CreatedAt.Add(-time.Minute))
+			if err != nil {
+				return false, err
+			}
+			res, found, err := unclaimed(ctx, q, candidates)
 			if err != nil {
 				return false, err
 			}
@@ -283,7 +287,7 @@ func (w *AlertNotifyWorker) deliver(ctx context.Context, alert db.Alert, st db.S
 		return true, q.MessageAccepted(ctx, db.MessageAcceptedParams{ID: attempt.ID, ProviderSid: &res.SID, Status: orAccepted(res.Status), Now: w.Deps.now()})
 	case errors.As(sendErr, &se):
 		code := int32(se.Code)
-		if err := q.MessageFailed(ctx, db.MessageFailedParams{ID: attempt.ID, ErrorCode: &code, ErrorMessage: &se.Message, Now: w.Deps.now()}); err != nil {
+		if err := q.MessageFailed(ctx, db.MessageFailedParams{ID: attempt.ID, ErrorCode: &code, Now: w.Deps.now()}); err != nil {
 			return false, err
 		}
 		if se.Retryable() {

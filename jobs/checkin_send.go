@@ -46,8 +46,13 @@ func (CheckinSendArgs) Kind() string { return "checkin_send" }
 // keeps: an occurrence is never enqueued twice, by two planners, a restart
 // or an edited cadence.
 func (CheckinSendArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: sendMaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
+
+// sendMaxAttempts with River's attempt⁴-second backoff keeps retrying a
+// provider outage for about four days; then the check-in is marked failed,
+// never left queued with no job behind it.
+const sendMaxAttempts = 20
 
 // CheckinSendWorker sends a check-in when it is safe to: inside a contact
 // window, with consent for the channel at that moment, exactly once.
@@ -72,6 +77,24 @@ type sendPlan struct {
 
 // Work runs the check-in's state machine.
 func (w *CheckinSendWorker) Work(ctx context.Context, job *river.Job[CheckinSendArgs]) error {
+	err := w.work(ctx, job)
+	var snooze *river.JobSnoozeError
+	var cancel *river.JobCancelError
+	if err != nil && job.Attempt >= job.MaxAttempts && !errors.As(err, &snooze) && !errors.As(err, &cancel) {
+		w.giveUp(context.WithoutCancel(ctx), job, err)
+	}
+	return err
+}
+
+// giveUp marks a check-in failed when its last attempt fails, so it shows
+// on the timeline and is not mistaken for one still on its way.
+func (w *CheckinSendWorker) giveUp(ctx context.Context, job *river.Job[CheckinSendArgs], cause error) {
+	reason := fmt.Sprintf("gave up after %d attempts", job.Attempt)
+	err := db.New(w.Deps.Pool).CheckinGiveUp(ctx, db.CheckinGiveUpParams{ID: job.Args.CheckinID, Reason: &reason, Now: w.Deps.now()})
+	w.Deps.Logger.Error("check-in not sent", "checkin_id", job.Args.CheckinID, "attempts", job.Attempt, "err", cause, "record_err", err)
+}
+
+func (w *CheckinSendWorker) work(ctx context.Context, job *river.Job[CheckinSendArgs]) error {
 	now := w.Deps.now()
 	var plan sendPlan
 	err := pgx.BeginFunc(ctx, w.Deps.Pool, func(tx pgx.Tx) error {
@@ -190,8 +213,9 @@ func (w *CheckinSendWorker) decide(ctx context.Context, q *db.Queries, id uuid.U
 	if err != nil {
 		return sendPlan{}, err
 	}
+	until, _ := schedule.OpenUntil(windows, loc, now)
 	return sendPlan{attempt: &db.Message{ID: msgID, SurvivorID: &ci.SurvivorID}, sms: SMS{
-		To: to, Body: body, TemplateID: templateID,
+		To: to, Body: body, TemplateID: templateID, ValidFor: until.Sub(now),
 		StatusCallback: w.Deps.PublicURL + "/twilio/status?m=" + strconv.FormatInt(msgID, 10),
 	}}, nil
 }
@@ -247,23 +271,15 @@ func (w *CheckinSendWorker) record(ctx context.Context, id uuid.UUID, attempt *d
 	var retry error
 	err := pgx.BeginFunc(ctx, w.Deps.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
+		// Twilio's error text can quote the number: only the code is kept.
 		code := int32(se.Code)
-		if err := q.MessageFailed(ctx, db.MessageFailedParams{ID: attempt.ID, ErrorCode: &code, ErrorMessage: &se.Message, Now: now}); err != nil {
+		if err := q.MessageFailed(ctx, db.MessageFailedParams{ID: attempt.ID, ErrorCode: &code, Now: now}); err != nil {
 			return err
 		}
 		switch {
 		case se.Retryable():
 			retry = sendErr
 			return q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "queued", Now: now})
-		case se.Code == CodeInvalidNumber:
-			if err := q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "failed", Reason: ptr("invalid number"), Now: now}); err != nil {
-				return err
-			}
-			// The caseworker must fix the number: flag it for them.
-			_, err := RaiseFlag(ctx, w.Deps, tx, db.RiskFlagCreateParams{
-				SurvivorID: *attempt.SurvivorID, Kind: risk.KindInvalidNumber, Severity: string(w.Deps.rules().Signals.InvalidNumber), CheckinID: &id, Now: now,
-			})
-			return err
 		case se.Code == CodeUnsubscribed:
 			// The carrier says the survivor opted out: record it as their
 			// withdrawal, so nothing else is sent until they opt in again.
@@ -271,8 +287,19 @@ func (w *CheckinSendWorker) record(ctx context.Context, id uuid.UUID, attempt *d
 				return err
 			}
 			return q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "skipped", Reason: ptr("unsubscribed at carrier"), Now: now})
-		default:
-			return q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "failed", Reason: ptr("provider error " + strconv.Itoa(se.Code)), Now: now})
+		default: // the number itself is refused
+			reason := "invalid number"
+			if se.Code != CodeInvalidNumber {
+				reason = "number refused (" + strconv.Itoa(se.Code) + ")"
+			}
+			if err := q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "failed", Reason: &reason, Now: now}); err != nil {
+				return err
+			}
+			// The caseworker must fix the number: flag it for them.
+			_, err := RaiseFlag(ctx, w.Deps, tx, db.RiskFlagCreateParams{
+				SurvivorID: *attempt.SurvivorID, Kind: risk.KindInvalidNumber, Severity: string(w.Deps.rules().Signals.InvalidNumber), CheckinID: &id, Now: now,
+			})
+			return err
 		}
 	})
 	if err != nil {
@@ -295,16 +322,25 @@ func (w *CheckinSendWorker) reconcile(ctx context.Context, id uuid.UUID, plan se
 	if err != nil {
 		return err
 	}
-	res, found, err := w.Deps.Sender.FindSMS(ctx, to, body, m.CreatedAt.Add(-time.Minute))
+	candidates, err := w.Deps.Sender.FindSMS(ctx, to, body, m.CreatedAt.Add(-time.Minute))
 	if err != nil {
 		return fmt.Errorf("reconcile check-in %s: %w", id, err)
 	}
+	var found bool
 	err = pgx.BeginFunc(ctx, w.Deps.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
-		if found {
+		res, ok, err := unclaimed(ctx, q, candidates)
+		if err != nil {
+			return err
+		}
+		if found = ok; found {
 			return markSent(ctx, q, id, m.ID, res, now)
 		}
-		return q.MessageFailed(ctx, db.MessageFailedParams{ID: m.ID, ErrorMessage: ptr("not accepted by the provider (reconciled after an interrupted send)"), Now: now})
+		if err := q.MessageFailed(ctx, db.MessageFailedParams{ID: m.ID, ErrorMessage: ptr("not accepted by the provider (reconciled after an interrupted send)"), Now: now}); err != nil {
+			return err
+		}
+		// No attempt is open any more: back to 'queued' for a fresh one.
+		return q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: id, State: "queued", Now: now})
 	})
 	if err != nil {
 		return err
@@ -314,6 +350,22 @@ func (w *CheckinSendWorker) reconcile(ctx context.Context, id uuid.UUID, plan se
 	}
 	// Not at the provider: send afresh (the next run records a new attempt).
 	return river.JobSnooze(time.Second)
+}
+
+// unclaimed picks the first message the provider reports that no attempt
+// has claimed yet: every check-in text in a language is the same, so a
+// message found for this number may belong to another check-in.
+func unclaimed(ctx context.Context, q *db.Queries, candidates []SendResult) (SendResult, bool, error) {
+	for _, c := range candidates {
+		_, err := q.MessageGetBySID(ctx, c.SID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return c, true, nil
+		}
+		if err != nil {
+			return SendResult{}, false, err
+		}
+	}
+	return SendResult{}, false, nil
 }
 
 func markSent(ctx context.Context, q *db.Queries, checkinID uuid.UUID, msgID int64, res SendResult, now time.Time) error {

@@ -296,3 +296,88 @@ func TestSendSkipsErasedSurvivor(t *testing.T) {
 		t.Errorf("check-in %+v", got)
 	}
 }
+
+// TestReconcileNeverTakesAnotherCheckinsMessage: two check-ins to one
+// survivor have identical texts. The first's send is lost (no answer, not
+// accepted); the second goes through. Reconciling the first must not adopt
+// the second's message.
+func TestReconcileNeverTakesAnotherCheckinsMessage(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	sv := f.addSurvivor(f.defaultSpec("+919876543210"))
+	a := f.addCheckin(sv, f.clock.Now(), "queued", sms())
+	b := f.addCheckin(sv, f.clock.Now(), "queued", sms())
+	f.fake.Script(twiliofake.Fault{Status: 502, RawBody: "<html>proxy error</html>"})
+	if _, err := f.work(jobs.CheckinSendArgs{CheckinID: a}); err == nil {
+		t.Fatal("an unreadable answer must be retried")
+	}
+	if _, err := f.work(jobs.CheckinSendArgs{CheckinID: b}); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(3 * time.Minute)
+	for range 2 { // reconcile (nothing of A's at Twilio), then send A afresh
+		if _, err := f.work(jobs.CheckinSendArgs{CheckinID: a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.checkin(a).State != "sent" || f.checkin(b).State != "sent" {
+		t.Fatalf("states %s %s", f.checkin(a).State, f.checkin(b).State)
+	}
+	if n := len(f.fake.Messages()); n != 2 {
+		t.Fatalf("Twilio has %d messages, want one per check-in", n)
+	}
+	if n := f.count("SELECT count(DISTINCT provider_sid) FROM messages WHERE provider_sid IS NOT NULL"); n != 2 {
+		t.Errorf("distinct SIDs recorded = %d, want 2", n)
+	}
+}
+
+func TestSendGivesUpVisibly(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	sv := f.addSurvivor(f.defaultSpec("+919876543210"))
+	ci := f.addCheckin(sv, f.clock.Now(), "queued", sms())
+	f.fake.Script(twiliofake.Fault{Status: 503, Code: 20503})
+	w := rivertest.NewWorker(t, f.driver, f.riverConfig(), &jobs.CheckinSendWorker{Deps: f.deps})
+	tx, err := f.pool.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	// The last attempt River will make.
+	if _, err := w.Work(context.Background(), t, tx, jobs.CheckinSendArgs{CheckinID: ci}, &river.InsertOpts{MaxAttempts: 1}); err == nil {
+		t.Fatal("want the provider error")
+	}
+	if got := f.checkin(ci); got.State != "failed" || !strings.HasPrefix(*got.Reason, "gave up after") {
+		t.Errorf("check-in %s %v, want failed: a check-in must not stay queued with no job", got.State, got.Reason)
+	}
+}
+
+func TestSendLimitsQueueingToTheWindow(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	sv := f.addSurvivor(f.defaultSpec("+919876543210")) // window closes 17:00, now 11:00
+	ci := f.addCheckin(sv, f.clock.Now(), "queued", sms())
+	if _, err := f.work(jobs.CheckinSendArgs{CheckinID: ci}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.fake.Messages()[0].ValidityPeriod; got != "21600" {
+		t.Errorf("ValidityPeriod %q, want 21600 (six hours to the window's end)", got)
+	}
+}
+
+func TestProviderErrorTextNotStored(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	sv := f.addSurvivor(f.defaultSpec("+919876543210"))
+	ci := f.addCheckin(sv, f.clock.Now(), "queued", sms())
+	// Twilio's 21211 text quotes the number.
+	if _, err := f.pool.Exec(context.Background(), "UPDATE survivors SET phone_enc = $1 WHERE id = $2", f.keyring.SealString("survivors.phone", "+91123"), sv); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.work(jobs.CheckinSendArgs{CheckinID: ci}); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count("SELECT count(*) FROM messages WHERE error_code = 21211 AND error_message IS NULL"); n != 1 {
+		t.Error("provider error text stored: it may quote the number")
+	}
+}

@@ -65,6 +65,10 @@ type SMS struct {
 	StatusCallback string
 	// TemplateID is the DLT template ID, for providers that take one.
 	TemplateID string
+	// ValidFor, when set, is how long the provider may hold the message in
+	// its queue: a check-in that cannot reach the phone before the
+	// survivor's window closes must not arrive at all.
+	ValidFor time.Duration
 }
 
 // SendResult is the provider's acceptance of a message.
@@ -79,17 +83,25 @@ type Sender interface {
 	// retry can help; any other error (timeout, connection reset) leaves it
 	// unknown whether the provider accepted the message.
 	SendSMS(ctx context.Context, sms SMS) (SendResult, error)
-	// FindSMS looks for a text to `to` with this body, accepted since
-	// `since`: after a crash between sending and recording, it tells
-	// whether the provider already has the message.
-	FindSMS(ctx context.Context, to, body string, since time.Time) (SendResult, bool, error)
+	// FindSMS lists the texts to `to` with this body accepted since
+	// `since`, newest first: after a crash between sending and recording,
+	// it tells whether the provider already has the message.
+	FindSMS(ctx context.Context, to, body string, since time.Time) ([]SendResult, error)
 }
 
 // Provider error codes Saathi acts on.
 const (
 	CodeInvalidNumber = 21211 // final: the number is not valid
 	CodeUnsubscribed  = 21610 // final: the carrier blocked us, treat as opt-out
+	CodeUnroutable    = 21612 // final: the number cannot be reached by SMS
+	CodeNotMobile     = 21614 // final: the number is not a mobile number
 )
+
+// recipientCodes are the refusals that are about the number itself: no
+// retry can help, and the caseworker must fix the number. Every other
+// refusal (credentials, account limits, outages) is retried, because it
+// affects everyone and will be fixed at the account.
+var recipientCodes = map[int]bool{CodeInvalidNumber: true, CodeUnsubscribed: true, CodeUnroutable: true, CodeNotMobile: true}
 
 // SendError is a provider's definite answer that it did not accept a
 // message.
@@ -103,10 +115,13 @@ func (e *SendError) Error() string {
 	return fmt.Sprintf("provider refused message: HTTP %d, code %d: %s", e.HTTPStatus, e.Code, e.Message)
 }
 
-// Retryable reports whether trying again later can succeed: rate limits
-// and server errors yes; invalid numbers, blocks, bad requests no.
-func (e *SendError) Retryable() bool {
-	return e.HTTPStatus == 429 || e.HTTPStatus >= 500 || e.Code == 20429
+// Retryable reports whether trying again later can succeed: everything but
+// a refusal of the number itself.
+func (e *SendError) Retryable() bool { return !recipientCodes[e.Code] }
+
+// BadNumber reports whether the refusal means the number must be fixed.
+func (e *SendError) BadNumber() bool {
+	return e.Code == CodeInvalidNumber || e.Code == CodeUnroutable || e.Code == CodeNotMobile
 }
 
 // Register adds every worker to workers.

@@ -19,10 +19,11 @@ import (
 
 // Config is everything Saathi reads from its environment.
 type Config struct {
-	DatabaseURL string // DATABASE_URL
-	Addr        string // SAATHI_ADDR
-	PublicURL   string // SAATHI_PUBLIC_URL, no trailing slash
-	Provider    string // SAATHI_PROVIDER: twilio or dev
+	DatabaseURL  string // DATABASE_URL
+	Addr         string // SAATHI_ADDR
+	PublicURL    string // SAATHI_PUBLIC_URL, no trailing slash
+	publicURLSet bool
+	Provider     string // SAATHI_PROVIDER: twilio or dev
 
 	EncryptionKey     string // SAATHI_ENCRYPTION_KEY, base64 of 32 bytes
 	EncryptionKeyID   uint32 // SAATHI_ENCRYPTION_KEY_ID
@@ -71,6 +72,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		RiskRulesFile:             getenv("SAATHI_RISK_RULES"),
 		DLTTemplateIDs:            getenv("SAATHI_DLT_TEMPLATE_IDS"),
 	}
+	c.publicURLSet = getenv("SAATHI_PUBLIC_URL") != ""
 	var errs []error
 	num := func(name string, def, lo, hi int) int {
 		v := getenv(name)
@@ -148,7 +150,11 @@ func (c Config) validateServe() []error {
 		if u, err := url.Parse(c.TwilioAPIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, errors.New("TWILIO_API_BASE_URL must be an absolute http(s) URL"))
 		}
-		if !strings.HasPrefix(c.PublicURL, "https://") && !strings.HasPrefix(c.PublicURL, "http://localhost") && !strings.HasPrefix(c.PublicURL, "http://127.0.0.1") {
+		// Twilio calls back and signs over this URL: a default would
+		// silently lose every delivery status.
+		if !c.publicURLSet {
+			errs = append(errs, errors.New("SAATHI_PUBLIC_URL is required with the twilio provider (the https address Twilio reaches)"))
+		} else if !strings.HasPrefix(c.PublicURL, "https://") && !strings.HasPrefix(c.PublicURL, "http://localhost") && !strings.HasPrefix(c.PublicURL, "http://127.0.0.1") {
 			errs = append(errs, errors.New("SAATHI_PUBLIC_URL must use https with the twilio provider"))
 		}
 	case "":
@@ -196,6 +202,11 @@ func (c Config) Keyring() (*crypt.Keyring, error) {
 		}
 	}
 	index := current
+	if c.BlindIndexKey == "" && (c.EncryptionOldKeys != "" || c.EncryptionKeyID != 1) {
+		// After a rotation the current key is not the one the stored phone
+		// hashes were made with: lookups would silently stop matching.
+		return nil, errors.New("SAATHI_BLIND_INDEX_KEY is required once the encryption key has been rotated: set it to the first SAATHI_ENCRYPTION_KEY")
+	}
 	if c.BlindIndexKey != "" {
 		if index, err = crypt.ParseKey(c.BlindIndexKey); err != nil {
 			return nil, fmt.Errorf("SAATHI_BLIND_INDEX_KEY must be 32 bytes, base64: it %v", err)

@@ -83,7 +83,14 @@ Try it (the survivor's window below is open all day, every day, so the check-in 
     "consent": {"channels": ["sms"], "method": "verbal", "recorded_at": "2026-11-20T10:00:00+05:30"}}'
   curl -s -X POST %s/api/v1/survivors/<id from above>/checkins -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' -d '{"channel": "sms"}'
   curl -s %s/dev/outbox
+
+Then reply as the survivor would ("3" = I need help now) and watch the alert reach the caseworker:
+
+  curl -s -X POST %s/dev/inbound -H 'Content-Type: application/json' -d '{"from": "+919876543210", "body": "3"}'
+  curl -s %s/api/v1/alerts -H "Authorization: Bearer %s"
+  curl -s %s/dev/outbox
 `, staff[0].id, staff[0].token, staff[1].id, staff[1].token, staff[2].id, staff[2].token,
-		staff[0].token, cfg.PublicURL, staff[2].id, cfg.PublicURL, cfg.PublicURL)
+		staff[0].token, cfg.PublicURL, staff[2].id, cfg.PublicURL, cfg.PublicURL,
+		cfg.PublicURL, cfg.PublicURL, staff[2].token, cfg.PublicURL)
 	return nil
 }

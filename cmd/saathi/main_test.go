@@ -219,6 +219,9 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{"twilio without sid", map[string]string{"SAATHI_PROVIDER": "twilio", "TWILIO_AUTH_TOKEN": "abc", "TWILIO_FROM_NUMBER": "+15005550006"}, "TWILIO_ACCOUNT_SID", true},
 		{"twilio without sender", map[string]string{"SAATHI_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "abc"}, "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID", true},
 		{"bad public url", map[string]string{"SAATHI_PUBLIC_URL": "saathi.example.org"}, "SAATHI_PUBLIC_URL", true},
+		{"twilio without a public url", map[string]string{"SAATHI_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "abc", "TWILIO_FROM_NUMBER": "+15005550006", "SAATHI_PUBLIC_URL": ""}, "SAATHI_PUBLIC_URL is required", true},
+		{"rotated key without a blind-index key", map[string]string{"SAATHI_ENCRYPTION_KEY_ID": "2", "SAATHI_ENCRYPTION_OLD_KEYS": "1:" + crypt.NewKey()}, "SAATHI_BLIND_INDEX_KEY is required", false},
+		{"unknown DLT message", map[string]string{"SAATHI_DLT_TEMPLATE_IDS": "Nope.hi=123"}, "SAATHI_DLT_TEMPLATE_IDS", true},
 		{"plain http public url with twilio", map[string]string{"SAATHI_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "abc", "TWILIO_FROM_NUMBER": "+15005550006", "SAATHI_PUBLIC_URL": "http://saathi.example.org"}, "SAATHI_PUBLIC_URL must use https", true},
 	}
 	for _, tt := range tests {

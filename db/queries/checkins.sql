@@ -127,3 +127,11 @@ SELECT * FROM checkins WHERE parent_id = @parent_id;
 -- name: CheckinDeliveryFailed :exec
 UPDATE checkins SET delivery_failed_at = coalesce(delivery_failed_at, @now::timestamptz), updated_at = @now::timestamptz
 WHERE id = @id AND state = 'sent';
+
+-- name: CheckinGiveUp :exec
+UPDATE checkins SET state = 'failed', reason = @reason, updated_at = @now
+WHERE id = @id AND state IN ('queued', 'sending');
+
+-- name: CheckinPendingAdhoc :one
+SELECT count(*) FROM checkins
+WHERE survivor_id = @survivor_id AND kind = 'adhoc' AND channel = @channel::text AND state IN ('queued', 'sending');

@@ -180,6 +180,33 @@ func NextSafe(ws []ContactWindow, loc *time.Location, t time.Time) (next time.Ti
 	return next, ok
 }
 
+// OpenUntil returns when the window that allows contact at t closes (the
+// latest close if overlapping windows allow it), and ok=false when contact
+// is not allowed at t. A message handed to a provider at t must reach the
+// phone by then or not at all.
+func OpenUntil(ws []ContactWindow, loc *time.Location, t time.Time) (until time.Time, ok bool) {
+	if loc == nil {
+		return time.Time{}, false
+	}
+	y, m, d := t.In(loc).Date()
+	for i := -1; i <= 1; i++ {
+		day := time.Date(y, m, d+i, 0, 0, 0, 0, time.UTC)
+		for _, w := range ws {
+			if !w.usable() || !w.on(day.Weekday()) {
+				continue
+			}
+			open, close := w.instance(day, loc)
+			if open.After(t) || close.Add(-Guard).Before(t) || !open.Before(close.Add(-Guard)) {
+				continue
+			}
+			if !ok || close.After(until) {
+				until, ok = close, true
+			}
+		}
+	}
+	return until, ok
+}
+
 // Allowed reports whether contact may start at t, that is NextSafe returns t.
 func Allowed(ws []ContactWindow, loc *time.Location, t time.Time) bool {
 	next, ok := NextSafe(ws, loc, t)

@@ -539,3 +539,37 @@ func BenchmarkNextSafe(b *testing.B) {
 		}
 	}
 }
+
+func TestOpenUntil(t *testing.T) {
+	t.Parallel()
+	loc, err := time.LoadLocation("Asia/Kolkata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := []schedule.ContactWindow{
+		{Days: []time.Weekday{time.Wednesday}, Start: 10 * 60, End: 17 * 60},
+		{Days: []time.Weekday{time.Wednesday}, Start: 16 * 60, End: 19 * 60},
+	}
+	at := func(h, m int) time.Time { return time.Date(2026, 11, 25, h, m, 0, 0, loc) }
+	tests := []struct {
+		name string
+		t    time.Time
+		want time.Time
+		ok   bool
+	}{
+		{"inside the first", at(11, 0), at(17, 0), true},
+		{"inside both: the later close", at(16, 30), at(19, 0), true},
+		{"in the guard of the second", at(18, 55), time.Time{}, false},
+		{"before any", at(9, 0), time.Time{}, false},
+		{"another day", time.Date(2026, 11, 26, 11, 0, 0, 0, loc), time.Time{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := schedule.OpenUntil(ws, loc, tt.t)
+		if ok != tt.ok || !got.Equal(tt.want) {
+			t.Errorf("%s: OpenUntil = %v %v, want %v %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+		if ok != schedule.Allowed(ws, loc, tt.t) {
+			t.Errorf("%s: OpenUntil and Allowed disagree", tt.name)
+		}
+	}
+}

@@ -43,19 +43,21 @@ func (d *Dev) SendSMS(ctx context.Context, sms jobs.SMS) (jobs.SendResult, error
 }
 
 // FindSMS looks through the outbox.
-func (d *Dev) FindSMS(ctx context.Context, to, body string, since time.Time) (jobs.SendResult, bool, error) {
+func (d *Dev) FindSMS(ctx context.Context, to, body string, since time.Time) ([]jobs.SendResult, error) {
 	rows, err := db.New(d.pool).DevOutboxSince(ctx, since.Add(-time.Second))
 	if err != nil {
-		return jobs.SendResult{}, false, err
+		return nil, err
 	}
-	for _, r := range rows {
+	var out []jobs.SendResult
+	for i := len(rows) - 1; i >= 0; i-- {
+		r := rows[i]
 		rto, err1 := d.keyring.OpenString(crypt.OutboxTo, r.ToEnc)
 		rbody, err2 := d.keyring.OpenString(crypt.OutboxBody, r.BodyEnc)
 		if err1 == nil && err2 == nil && rto == to && rbody == body {
-			return jobs.SendResult{SID: r.Sid, Status: "sent"}, true, nil
+			out = append(out, jobs.SendResult{SID: r.Sid, Status: "sent"})
 		}
 	}
-	return jobs.SendResult{}, false, nil
+	return out, nil
 }
 
 // newSID makes a Twilio-shaped SID: a two-letter prefix and 32 hex digits.

@@ -95,6 +95,9 @@ func (t *Twilio) SendSMS(ctx context.Context, sms jobs.SMS) (jobs.SendResult, er
 	if sms.StatusCallback != "" {
 		params.SetStatusCallback(sms.StatusCallback)
 	}
+	if sms.ValidFor > 0 {
+		params.SetValidityPeriod(min(max(int(sms.ValidFor/time.Second), 1), 36000))
+	}
 	// Twilio takes no DLT template ID on the API (it maps registered
 	// templates itself); sms.TemplateID is recorded by the caller.
 	msg, err := t.api.CreateMessage(params)
@@ -106,12 +109,13 @@ func (t *Twilio) SendSMS(ctx context.Context, sms jobs.SMS) (jobs.SendResult, er
 
 // FindSMS lists the latest messages to `to` and looks for this body,
 // created at or after since.
-func (t *Twilio) FindSMS(ctx context.Context, to, body string, since time.Time) (jobs.SendResult, bool, error) {
+func (t *Twilio) FindSMS(ctx context.Context, to, body string, since time.Time) ([]jobs.SendResult, error) {
 	params := (&openapi.ListMessageParams{}).SetTo(to).SetPageSize(50).SetLimit(50)
 	msgs, err := t.api.ListMessage(params)
 	if err != nil {
-		return jobs.SendResult{}, false, sendError(err)
+		return nil, sendError(err)
 	}
+	var out []jobs.SendResult
 	for _, m := range msgs {
 		if deref(m.Body) != body {
 			continue
@@ -120,9 +124,9 @@ func (t *Twilio) FindSMS(ctx context.Context, to, body string, since time.Time) 
 		if err == nil && created.Before(since.Truncate(time.Second)) {
 			continue
 		}
-		return jobs.SendResult{SID: deref(m.Sid), Status: deref(m.Status)}, true, nil
+		out = append(out, jobs.SendResult{SID: deref(m.Sid), Status: deref(m.Status)})
 	}
-	return jobs.SendResult{}, false, nil
+	return out, nil
 }
 
 // sendError turns Twilio's error answer into a *jobs.SendError; anything

@@ -77,6 +77,8 @@ func TestTwilioErrors(t *testing.T) {
 		{name: "server error", fault: twiliofake.Fault{Status: 500, Code: 20500}, wantCode: 20500, retryable: true},
 		{name: "invalid number", to: "+91123", wantCode: 21211},
 		{name: "unsubscribed", fault: twiliofake.Fault{Status: 400, Code: 21610}, wantCode: 21610},
+		{name: "not a mobile", fault: twiliofake.Fault{Status: 400, Code: 21614}, wantCode: 21614},
+		{name: "geo permission (account)", fault: twiliofake.Fault{Status: 400, Code: 21408}, wantCode: 21408, retryable: true},
 		{name: "proxy html 502", fault: twiliofake.Fault{Status: 502, RawBody: "<html>bad gateway</html>"}, unknown: true},
 		{name: "timeout", fault: twiliofake.Fault{Delay: 3 * time.Second}, unknown: true},
 		{name: "accepted, answer lost", fault: twiliofake.Fault{Accept: true}, unknown: true},
@@ -118,15 +120,33 @@ func TestTwilioFindSMS(t *testing.T) {
 	if _, err := tw.SendSMS(context.Background(), jobs.SMS{To: "+919876543210", Body: "check-in"}); err == nil {
 		t.Fatal("lost answer reported as success")
 	}
-	res, found, err := tw.FindSMS(context.Background(), "+919876543210", "check-in", since)
-	if err != nil || !found || res.SID != fake.Messages()[0].SID {
-		t.Fatalf("FindSMS = %+v, %v, %v", res, found, err)
+	found, err := tw.FindSMS(context.Background(), "+919876543210", "check-in", since)
+	if err != nil || len(found) != 1 || found[0].SID != fake.Messages()[0].SID {
+		t.Fatalf("FindSMS = %+v, %v", found, err)
 	}
-	if _, found, _ := tw.FindSMS(context.Background(), "+919876543210", "other body", since); found {
+	if found, _ := tw.FindSMS(context.Background(), "+919876543210", "other body", since); len(found) != 0 {
 		t.Error("found a message with another body")
 	}
-	if _, found, _ := tw.FindSMS(context.Background(), "+919876543210", "check-in", time.Now().Add(time.Hour)); found {
+	if found, _ := tw.FindSMS(context.Background(), "+919876543210", "check-in", time.Now().Add(time.Hour)); len(found) != 0 {
 		t.Error("found a message older than since")
+	}
+}
+
+func TestTwilioValidityPeriod(t *testing.T) {
+	t.Parallel()
+	fake := twiliofake.New(t)
+	tw := newTwilio(t, fake, nil)
+	for _, tt := range []struct {
+		validFor time.Duration
+		want     string
+	}{{90 * time.Minute, "5400"}, {20 * time.Hour, "36000"}, {0, ""}} {
+		if _, err := tw.SendSMS(context.Background(), jobs.SMS{To: "+919876543210", Body: "x", ValidFor: tt.validFor}); err != nil {
+			t.Fatal(err)
+		}
+		msgs := fake.Messages()
+		if got := msgs[len(msgs)-1].ValidityPeriod; got != tt.want {
+			t.Errorf("ValidFor %v sent ValidityPeriod %q, want %q", tt.validFor, got, tt.want)
+		}
 	}
 }
 
@@ -136,7 +156,9 @@ func TestTwilioBadCredentials(t *testing.T) {
 	tw := newTwilio(t, fake, func(c *telephony.TwilioConfig) { c.AuthToken = "wrongtoken123" })
 	_, err := tw.SendSMS(context.Background(), jobs.SMS{To: "+919876543210", Body: "x"})
 	var se *jobs.SendError
-	if !errors.As(err, &se) || se.Code != 20003 || se.Retryable() {
-		t.Fatalf("err = %v, want final 20003", err)
+	// An account problem hits every survivor and is fixed at the account:
+	// retried, never a final failure of this check-in.
+	if !errors.As(err, &se) || se.Code != 20003 || !se.Retryable() {
+		t.Fatalf("err = %v, want a retryable 20003", err)
 	}
 }

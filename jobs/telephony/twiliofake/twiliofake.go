@@ -37,6 +37,7 @@ type Message struct {
 	To, From, Body      string
 	MessagingServiceSID string
 	StatusCallback      string
+	ValidityPeriod      string
 	Status              string
 	Created             time.Time
 }
@@ -148,7 +149,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
 	msg := Message{
 		SID: newSID("SM"), To: f.Get("To"), From: f.Get("From"), Body: f.Get("Body"),
-		MessagingServiceSID: f.Get("MessagingServiceSid"), StatusCallback: f.Get("StatusCallback"),
+		MessagingServiceSID: f.Get("MessagingServiceSid"), StatusCallback: f.Get("StatusCallback"), ValidityPeriod: f.Get("ValidityPeriod"),
 		Status: "queued", Created: time.Now().UTC(),
 	}
 	if msg.MessagingServiceSID != "" {
