@@ -201,20 +201,12 @@ func (s *Server) alertAcknowledge(c echo.Context) error {
 			}
 			return err
 		}
-		return alertEventQ(ctx, q, a.ID, "acknowledged", &v.ID, map[string]any{"via": "api"}, now)
+		return jobs.AlertEvent(ctx, q, a.ID, "acknowledged", &v.ID, map[string]any{"via": "api"}, now)
 	})
 	if err != nil {
 		return err
 	}
-	a, err = q.AlertGet(ctx, a.ID)
-	if err != nil {
-		return err
-	}
-	out, err := s.alertBase(ctx, q, a)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
+	return s.respondAlert(c, q, a.ID)
 }
 
 func (s *Server) alertResolve(c echo.Context) error {
@@ -245,12 +237,18 @@ func (s *Server) alertResolve(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return alertEventQ(ctx, q, a.ID, "resolved", &v.ID, nil, now)
+		return jobs.AlertEvent(ctx, q, a.ID, "resolved", &v.ID, nil, now)
 	})
 	if err != nil {
 		return err
 	}
-	a, err = q.AlertGet(ctx, a.ID)
+	return s.respondAlert(c, q, a.ID)
+}
+
+// respondAlert answers with the alert as it is now.
+func (s *Server) respondAlert(c echo.Context, q *db.Queries, id uuid.UUID) error {
+	ctx := c.Request().Context()
+	a, err := q.AlertGet(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -259,15 +257,4 @@ func (s *Server) alertResolve(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, out)
-}
-
-func alertEventQ(ctx context.Context, q *db.Queries, id uuid.UUID, kind string, staff *uuid.UUID, detail map[string]any, now time.Time) error {
-	raw := []byte("{}")
-	if detail != nil {
-		var err error
-		if raw, err = json.Marshal(detail); err != nil {
-			return err
-		}
-	}
-	return q.AlertEventCreate(ctx, db.AlertEventCreateParams{AlertID: id, Kind: kind, StaffID: staff, Detail: raw, Now: now})
 }

@@ -251,7 +251,7 @@ func (s *Server) staffReply(ctx context.Context, q *db.Queries, st db.Staff, bod
 	if _, err := q.AlertAcknowledge(ctx, db.AlertAcknowledgeParams{ID: alert.ID, StaffID: &st.ID, Now: &now}); err != nil {
 		return "", err
 	}
-	if err := alertEventQ(ctx, q, alert.ID, "acknowledged", &st.ID, map[string]any{"via": "sms"}, now); err != nil {
+	if err := jobs.AlertEvent(ctx, q, alert.ID, "acknowledged", &st.ID, map[string]any{"via": "sms"}, now); err != nil {
 		return "", err
 	}
 	sv, err := q.SurvivorGet(ctx, alert.SurvivorID)

@@ -15,6 +15,7 @@ import (
 	"saathi/db"
 	"saathi/db/crypt"
 	"saathi/db/phone"
+	"saathi/jobs"
 	"saathi/jobs/schedule"
 )
 
@@ -123,16 +124,14 @@ func (s *Server) loadSurvivorJSON(ctx context.Context, q *db.Queries, id uuid.UU
 // currentConsent says, per channel, whether the latest consent record
 // gives consent.
 func currentConsent(ctx context.Context, q *db.Queries, id uuid.UUID) (map[string]bool, error) {
-	rows, err := q.ConsentCurrent(ctx, id)
+	out, err := jobs.CurrentConsent(ctx, q, id)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]bool{}
 	for _, ch := range allChannels {
-		out[ch] = false
-	}
-	for _, r := range rows {
-		out[r.Channel] = r.Action == "give"
+		if _, ok := out[ch]; !ok {
+			out[ch] = false // listed, so the API always shows every channel
+		}
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"saathi/db"
 	"saathi/db/crypt"
+	"saathi/jobs"
 	"saathi/jobs/schedule"
 )
 
@@ -202,7 +203,7 @@ func (s *Server) survivorDelete(c echo.Context) error {
 			return err
 		}
 		for _, id := range closed {
-			if err := alertEventQ(ctx, q, id, "resolved", &v.ID, map[string]any{"reason": "survivor erased"}, now); err != nil {
+			if err := jobs.AlertEvent(ctx, q, id, "resolved", &v.ID, map[string]any{"reason": "survivor erased"}, now); err != nil {
 				return err
 			}
 		}

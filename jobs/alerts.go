@@ -58,7 +58,7 @@ func RaiseFlag(ctx context.Context, d *Deps, tx pgx.Tx, p db.RiskFlagCreateParam
 	if err != nil {
 		return nil, fmt.Errorf("create alert: %w", err)
 	}
-	if err := alertEvent(ctx, q, alert.ID, "created", nil, map[string]any{"severity": flag.Severity, "kind": flag.Kind}, p.Now); err != nil {
+	if err := AlertEvent(ctx, q, alert.ID, "created", nil, map[string]any{"severity": flag.Severity, "kind": flag.Kind}, p.Now); err != nil {
 		return nil, err
 	}
 	client := river.ClientFromContext[pgx.Tx](ctx)
@@ -84,13 +84,15 @@ func ackCode() string {
 	return fmt.Sprintf("%06d", n.Int64()+100000)
 }
 
-func alertEvent(ctx context.Context, q *db.Queries, id uuid.UUID, kind string, staff *uuid.UUID, detail map[string]any, now time.Time) error {
-	raw, err := json.Marshal(detail)
-	if err != nil {
-		return err
-	}
-	if detail == nil {
-		raw = []byte("{}")
+// AlertEvent appends a step to an alert's history. detail holds IDs,
+// levels and codes, never personal data.
+func AlertEvent(ctx context.Context, q *db.Queries, id uuid.UUID, kind string, staff *uuid.UUID, detail map[string]any, now time.Time) error {
+	raw := []byte("{}")
+	if detail != nil {
+		var err error
+		if raw, err = json.Marshal(detail); err != nil {
+			return err
+		}
 	}
 	return q.AlertEventCreate(ctx, db.AlertEventCreateParams{AlertID: id, Kind: kind, StaffID: staff, Detail: raw, Now: now})
 }
@@ -149,7 +151,7 @@ func (w *AlertNotifyWorker) Work(ctx context.Context, job *river.Job[AlertNotify
 	for _, st := range recipients {
 		now := w.Deps.now()
 		if st.PhoneEnc == nil {
-			if err := alertEvent(ctx, q, alert.ID, "not_notified", &st.ID, map[string]any{"level": job.Args.Level, "reason": "no phone on record"}, now); err != nil {
+			if err := AlertEvent(ctx, q, alert.ID, "not_notified", &st.ID, map[string]any{"level": job.Args.Level, "reason": "no phone on record"}, now); err != nil {
 				return err
 			}
 			continue
@@ -174,7 +176,7 @@ func (w *AlertNotifyWorker) Work(ctx context.Context, job *river.Job[AlertNotify
 			return fmt.Errorf("alert %s to staff %s: %w", alert.ID, st.ID, err)
 		}
 		if sent {
-			if err := alertEvent(ctx, q, alert.ID, "notified", &st.ID, map[string]any{"level": job.Args.Level, "channel": "sms"}, w.Deps.now()); err != nil {
+			if err := AlertEvent(ctx, q, alert.ID, "notified", &st.ID, map[string]any{"level": job.Args.Level, "channel": "sms"}, w.Deps.now()); err != nil {
 				return err
 			}
 		}
@@ -295,7 +297,7 @@ func (w *AlertNotifyWorker) deliver(ctx context.Context, alert db.Alert, st db.S
 		}
 		// A staff number Twilio refuses: on record in the alert's history;
 		// the dashboard and the escalation still reach someone.
-		return false, alertEvent(ctx, q, alert.ID, "not_notified", &st.ID, map[string]any{"reason": "provider refused", "code": se.Code}, w.Deps.now())
+		return false, AlertEvent(ctx, q, alert.ID, "not_notified", &st.ID, map[string]any{"reason": "provider refused", "code": se.Code}, w.Deps.now())
 	default:
 		return false, sendErr // unknown outcome: the retry reconciles
 	}
@@ -355,7 +357,7 @@ func (w *AlertEscalateWorker) Work(ctx context.Context, job *river.Job[AlertEsca
 		if _, err := q.AlertEscalate(ctx, db.AlertEscalateParams{ID: alert.ID, Level: int32(job.Args.Level), FromLevel: int32(job.Args.Level - 1), NextDue: next}); err != nil {
 			return fmt.Errorf("escalate: %w", db.NotFound(err))
 		}
-		if err := alertEvent(ctx, q, alert.ID, "escalated", nil, map[string]any{"level": job.Args.Level}, now); err != nil {
+		if err := AlertEvent(ctx, q, alert.ID, "escalated", nil, map[string]any{"level": job.Args.Level}, now); err != nil {
 			return err
 		}
 		client := river.ClientFromContext[pgx.Tx](ctx)

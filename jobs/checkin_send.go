@@ -384,8 +384,9 @@ func withdrawByCarrier(ctx context.Context, q *db.Queries, survivorID uuid.UUID,
 	return err
 }
 
-// currentConsent says, per channel, whether the latest record gives consent.
-func currentConsent(ctx context.Context, q *db.Queries, id uuid.UUID) (map[string]bool, error) {
+// CurrentConsent says, per channel, whether the survivor's latest consent
+// record for it gives consent. A channel never mentioned is absent (false).
+func CurrentConsent(ctx context.Context, q *db.Queries, id uuid.UUID) (map[string]bool, error) {
 	rows, err := q.ConsentCurrent(ctx, id)
 	if err != nil {
 		return nil, err

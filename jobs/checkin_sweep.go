@@ -95,7 +95,7 @@ func (w *CheckinSweepWorker) assess(ctx context.Context, tx pgx.Tx, q *db.Querie
 	if sv.Status != "active" {
 		return nil
 	}
-	consent, err := currentConsent(ctx, q, sv.ID)
+	consent, err := CurrentConsent(ctx, q, sv.ID)
 	if err != nil {
 		return err
 	}

@@ -29,14 +29,7 @@ func seedDemoCmd(ctx context.Context, cfg Config, stdout io.Writer) error {
 	if cfg.Provider != "dev" {
 		return errors.New("seed-demo only runs with SAATHI_PROVIDER=dev")
 	}
-	if err := cfg.Validate(false); err != nil {
-		return err
-	}
-	kr, err := cfg.Keyring()
-	if err != nil {
-		return err
-	}
-	pool, err := db.Connect(ctx, cfg.DatabaseURL, 2)
+	pool, kr, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,10 @@ import (
 	"syscall"
 	_ "time/tzdata" // survivors' time zones must resolve in a scratch image too
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"saathi/db"
+	"saathi/db/crypt"
 	"saathi/handlers"
 )
 
@@ -182,14 +185,7 @@ func staffCmd(ctx context.Context, cfg Config, args []string, stdout io.Writer) 
 	if in.Role == "" {
 		return usageError{"staff add: --role is required (admin, supervisor or caseworker)"}
 	}
-	if err := cfg.Validate(false); err != nil {
-		return err
-	}
-	kr, err := cfg.Keyring()
-	if err != nil {
-		return err
-	}
-	pool, err := db.Connect(ctx, cfg.DatabaseURL, 2)
+	pool, kr, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -208,6 +204,23 @@ func staffCmd(ctx context.Context, cfg Config, args []string, stdout io.Writer) 
 	}
 	fmt.Fprintf(stdout, "created %s %s (id %s)\ntoken: %s\nThe token is shown only now; keep it somewhere safe.\n", out.Role, out.Name, out.ID, out.Token)
 	return nil
+}
+
+// openStore validates the settings a command without a provider needs and
+// opens a small pool and the keyring.
+func openStore(ctx context.Context, cfg Config) (*pgxpool.Pool, *crypt.Keyring, error) {
+	if err := cfg.Validate(false); err != nil {
+		return nil, nil, err
+	}
+	kr, err := cfg.Keyring()
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := db.Connect(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pool, kr, nil
 }
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {

@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -63,6 +64,13 @@ type Server struct {
 	*httptest.Server
 	AccountSID, AuthToken string
 
+	// OnMessage, when set, is called for every accepted message (a load
+	// generator times deliveries with it). Set it before use.
+	OnMessage func(Message)
+	// Discard keeps no messages in memory (long load runs).
+	Discard bool
+
+	mux      *http.ServeMux
 	mu       sync.Mutex
 	messages []Message
 	faults   []Fault
@@ -87,6 +95,27 @@ func New(tb testing.TB) *Server {
 
 // NewServer starts a fake without test hooks (for load generators); Close it.
 func NewServer() *Server {
+	s := newServer()
+	s.Server = httptest.NewServer(s.mux)
+	return s
+}
+
+// NewServerAt starts a fake listening on addr (host:port), for a load
+// generator whose Saathi is configured with that address.
+func NewServerAt(addr string) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := newServer()
+	s.Server = httptest.NewUnstartedServer(s.mux)
+	s.Server.Listener.Close()
+	s.Server.Listener = ln
+	s.Server.Start()
+	return s, nil
+}
+
+func newServer() *Server {
 	s := &Server{AccountSID: AccountSID, AuthToken: AuthToken}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", s.createMessage)
@@ -94,7 +123,7 @@ func NewServer() *Server {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
 	})
-	s.Server = httptest.NewServer(mux)
+	s.mux = mux
 	return s
 }
 
@@ -210,9 +239,14 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) store(m Message) {
+	if s.OnMessage != nil {
+		s.OnMessage(m)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.messages = append(s.messages, m)
+	if !s.Discard {
+		s.messages = append(s.messages, m)
+	}
 }
 
 func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
