@@ -318,3 +318,35 @@ func (q *Queries) RiskFlagCreate(ctx context.Context, arg RiskFlagCreateParams) 
 	)
 	return i, err
 }
+
+const survivorForReply = `-- name: SurvivorForReply :one
+SELECT s.id, s.language, s.channels, s.duress_enc,
+       coalesce((SELECT cr.action = 'give' FROM consent_records cr
+                 WHERE cr.survivor_id = s.id AND 'sms' = ANY(cr.channels)
+                 ORDER BY cr.id DESC LIMIT 1), false)::bool AS sms_consent
+FROM survivors s
+WHERE s.phone_hash = $1 AND s.status = 'active'
+`
+
+type SurvivorForReplyRow struct {
+	ID         uuid.UUID
+	Language   string
+	Channels   []string
+	DuressEnc  []byte
+	SmsConsent bool
+}
+
+// SurvivorForReply is what the webhook needs to answer a survivor, in one
+// round trip: who they are and whether they consent to SMS right now.
+func (q *Queries) SurvivorForReply(ctx context.Context, phoneHash []byte) (SurvivorForReplyRow, error) {
+	row := q.db.QueryRow(ctx, survivorForReply, phoneHash)
+	var i SurvivorForReplyRow
+	err := row.Scan(
+		&i.ID,
+		&i.Language,
+		&i.Channels,
+		&i.DuressEnc,
+		&i.SmsConsent,
+	)
+	return i, err
+}

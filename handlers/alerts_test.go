@@ -131,6 +131,9 @@ func TestSurvivorTimeline(t *testing.T) {
 	if !sawReply {
 		t.Error("the reply is not in the timeline, decrypted")
 	}
+	if n := f.count("SELECT count(*) FROM messages WHERE survivor_id = $1 AND direction = 'out' AND purpose = 'reply' AND template = 'ReplyCallMe'", id); n != 1 {
+		t.Error("the answer the survivor got is not on record")
+	}
 	if n := f.count("SELECT count(*) FROM audit_log WHERE action = 'survivor.timeline' AND survivor_id = $1", id); n != 1 {
 		t.Error("timeline read not audited")
 	}

@@ -123,7 +123,7 @@ func (s *Server) ReceiveSMS(ctx context.Context, in InboundSMS) (string, error) 
 			PeerEnc: s.Keyring.SealString(crypt.MessagePeer, from), BodyEnc: s.Keyring.SealString(crypt.MessageBody, in.Body),
 			Provider: "twilio", ProviderSid: &in.SID, Segments: ptr(int32(segs)), Encoding: ptr(string(enc)), Now: now,
 		}
-		sv, svErr := q.SurvivorGetByPhoneHash(ctx, hash)
+		sv, svErr := q.SurvivorForReply(ctx, hash)
 		if svErr != nil && !errors.Is(svErr, pgx.ErrNoRows) {
 			return svErr
 		}
@@ -150,7 +150,7 @@ func (s *Server) ReceiveSMS(ctx context.Context, in InboundSMS) (string, error) 
 		}
 		switch {
 		case params.SurvivorID != nil:
-			answer, err = s.survivorReply(ctx, tx, q, sv, from, in.Body, msgID, now)
+			answer, err = s.survivorReply(ctx, tx, q, sv, in.Body, msgID, now)
 		case staff != nil:
 			answer, err = s.staffReply(ctx, q, *staff, in.Body, now)
 		}
@@ -162,8 +162,11 @@ func (s *Server) ReceiveSMS(ctx context.Context, in InboundSMS) (string, error) 
 	return answer, nil
 }
 
-// survivorReply handles a survivor's text inside the receiving transaction.
-func (s *Server) survivorReply(ctx context.Context, tx pgx.Tx, q *db.Queries, sv db.Survivor, from, body string, msgID int64, now time.Time) (string, error) {
+// survivorReply handles a survivor's text inside the receiving
+// transaction: what must happen at once (STOP, START) happens here; the
+// assessment job, inserted in the same transaction, does the rest and
+// records the answer sent.
+func (s *Server) survivorReply(ctx context.Context, tx pgx.Tx, q *db.Queries, sv db.SurvivorForReplyRow, body string, msgID int64, now time.Time) (string, error) {
 	duress := ""
 	if sv.DuressEnc != nil {
 		var err error
@@ -172,51 +175,39 @@ func (s *Server) survivorReply(ctx context.Context, tx pgx.Tx, q *db.Queries, sv
 		}
 	}
 	res := s.Replies.Parse(body, duress)
-	action, err := q.ConsentLatestForChannel(ctx, db.ConsentLatestForChannelParams{SurvivorID: sv.ID, Channel: "sms"})
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return "", err
-	}
-	consented := action == "give"
-
 	var id string
 	switch res.Intent {
 	case reply.OptOut:
 		// Withdrawn at once, confirmed once; nothing more until START.
-		if consented {
+		if sv.SmsConsent {
 			if err := s.recordConsent(ctx, q, sv.ID, "withdraw", now); err != nil {
 				return "", err
 			}
 			id = locales.OptOutConfirm
 		}
 	case reply.OptIn:
-		if !consented && slices.Contains(sv.Channels, "sms") {
+		if !sv.SmsConsent && slices.Contains(sv.Channels, "sms") {
 			if err := s.recordConsent(ctx, q, sv.ID, "give", now); err != nil {
 				return "", err
 			}
 			id = locales.OptInConfirm
 		}
 	default:
-		if consented {
+		if sv.SmsConsent {
 			id = replyFor[res.Intent]
 		}
 	}
-	if _, err := s.River.InsertTx(ctx, tx, jobs.ReplyAssessArgs{MessageID: msgID}, nil); err != nil {
+	text := ""
+	if id != "" {
+		var err error
+		if text, err = s.Catalog.Text(sv.Language, id, nil); err != nil {
+			return "", err
+		}
+	}
+	if _, err := s.River.InsertTx(ctx, tx, jobs.ReplyAssessArgs{MessageID: msgID, Answer: id}, nil); err != nil {
 		return "", fmt.Errorf("enqueue assessment: %w", err)
 	}
-	if id == "" {
-		return "", nil
-	}
-	text, err := s.Catalog.Text(sv.Language, id, nil)
-	if err != nil {
-		return "", err
-	}
-	enc, segs := segment.Count(text)
-	err = q.MessageRecordReply(ctx, db.MessageRecordReplyParams{
-		SurvivorID: &sv.ID, PeerHash: s.Keyring.BlindIndex(from), PeerEnc: s.Keyring.SealString(crypt.MessagePeer, from),
-		BodyEnc: s.Keyring.SealString(crypt.MessageBody, text), Template: &id, Language: &sv.Language, Provider: "twilio",
-		Segments: ptr(int32(segs)), Encoding: ptr(string(enc)), Now: now,
-	})
-	return text, err
+	return text, nil
 }
 
 func (s *Server) recordConsent(ctx context.Context, q *db.Queries, id [16]byte, action string, now time.Time) error {

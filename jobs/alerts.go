@@ -108,7 +108,7 @@ func (AlertNotifyArgs) Kind() string { return "alert_notify" }
 
 // InsertOpts: one notification per alert and level.
 func (AlertNotifyArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: 10, Queue: QueueAlerts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // AlertNotifyWorker sends alert texts: a case reference, the severity, a
@@ -321,7 +321,7 @@ func (AlertEscalateArgs) Kind() string { return "alert_escalate" }
 
 // InsertOpts: one escalation per alert and level.
 func (AlertEscalateArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: 10, Queue: QueueAlerts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // AlertEscalateWorker escalates an alert nobody acknowledged within its

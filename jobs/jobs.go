@@ -140,17 +140,33 @@ func Register(workers *river.Workers, d *Deps) {
 // default 100 ms would cap 50 workers at 500 jobs/s.
 const FetchCooldown = 20 * time.Millisecond
 
+// Queues besides River's default (check-ins).
+const (
+	QueueReplies = "replies" // assessing what a survivor said
+	QueueAlerts  = "alerts"  // alert texts and escalations
+)
+
 // ClientConfig is the River configuration of a worker process (and of the
 // benchmarks, so they measure what production runs). maxWorkers is how
 // many jobs run at once; size the database pool above it.
 func ClientConfig(workers *river.Workers, maxWorkers int, logger *slog.Logger) *river.Config {
 	return &river.Config{
-		Logger:        logger,
-		Workers:       workers,
-		ErrorHandler:  ErrorHandler{Logger: logger},
-		Queues:        map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
+		Logger:       logger,
+		Workers:      workers,
+		ErrorHandler: ErrorHandler{Logger: logger},
+		// Replies and alerts have queues of their own: a backlog of
+		// thousands of check-ins must never delay a "3" or its alert text.
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: maxWorkers},
+			QueueReplies:       {MaxWorkers: 10},
+			QueueAlerts:        {MaxWorkers: 10},
+		},
 		FetchCooldown: FetchCooldown,
-		PeriodicJobs:  PeriodicJobs(),
+		// River suppresses insert notifications for a queue within one
+		// FetchCooldown of the last; a job inserted then is found by the
+		// next poll, so the poll bounds such a job's wait.
+		FetchPollInterval: 200 * time.Millisecond,
+		PeriodicJobs:      PeriodicJobs(),
 		// Job rows hold IDs, never personal data; completed ones are kept a
 		// day for debugging.
 		CompletedJobRetentionPeriod: 24 * time.Hour,

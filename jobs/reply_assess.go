@@ -13,6 +13,7 @@ import (
 	"saathi/db"
 	"saathi/db/crypt"
 	"saathi/jobs/reply"
+	"saathi/locales/segment"
 )
 
 // answerWindow is how far back a reply may answer a check-in.
@@ -23,6 +24,9 @@ const answerWindow = 7 * 24 * time.Hour
 // Twilio at once; everything slower happens here.
 type ReplyAssessArgs struct {
 	MessageID int64 `json:"message_id" river:"unique"`
+	// Answer is the message ID (locales) of the TwiML answer the webhook
+	// sent, recorded here on the survivor's timeline; "" for none.
+	Answer string `json:"answer,omitempty"`
 }
 
 // Kind names the job.
@@ -30,7 +34,7 @@ func (ReplyAssessArgs) Kind() string { return "reply_assess" }
 
 // InsertOpts: one assessment per message.
 func (ReplyAssessArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 25, Priority: 1, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: 25, Queue: QueueReplies, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // ReplyAssessWorker records what a reply means, marks the check-in it
@@ -96,6 +100,11 @@ func (w *ReplyAssessWorker) Work(ctx context.Context, job *river.Job[ReplyAssess
 		if err != nil {
 			return err
 		}
+		if job.Args.Answer != "" {
+			if err := w.recordAnswer(ctx, q, m, job.Args.Answer); err != nil {
+				return err
+			}
+		}
 		// STOP and START are not answers to a check-in.
 		if found && res.Intent != reply.OptOut && res.Intent != reply.OptIn {
 			if err := q.CheckinAnswer(ctx, db.CheckinAnswerParams{ID: ci.ID, Now: now}); err != nil {
@@ -115,4 +124,19 @@ func (w *ReplyAssessWorker) Work(ctx context.Context, job *river.Job[ReplyAssess
 		return river.JobCancel(fmt.Errorf("message %d: %w", job.Args.MessageID, err))
 	}
 	return err
+}
+
+// recordAnswer puts the TwiML answer the survivor got on record, as an
+// outbound message (Twilio sends it; it has no SID of its own here).
+func (w *ReplyAssessWorker) recordAnswer(ctx context.Context, q *db.Queries, m db.MessageGetForAssessRow, id string) error {
+	text, err := w.Deps.Catalog.Text(m.SurvivorLanguage, id, nil)
+	if err != nil {
+		return err
+	}
+	enc, segs := segment.Count(text)
+	return q.MessageRecordReply(ctx, db.MessageRecordReplyParams{
+		SurvivorID: m.SurvivorID, PeerHash: m.PeerHash, PeerEnc: m.PeerEnc,
+		BodyEnc: w.Deps.Keyring.SealString(crypt.MessageBody, text), Template: &id, Language: &m.SurvivorLanguage,
+		Provider: m.Provider, Segments: ptr(int32(segs)), Encoding: ptr(string(enc)), Now: m.CreatedAt,
+	})
 }

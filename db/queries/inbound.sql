@@ -51,3 +51,13 @@ ORDER BY id DESC LIMIT 1;
 SELECT m.*, s.duress_enc, s.language AS survivor_language, s.status AS survivor_status
 FROM messages m JOIN survivors s ON s.id = m.survivor_id
 WHERE m.id = @id;
+
+-- SurvivorForReply is what the webhook needs to answer a survivor, in one
+-- round trip: who they are and whether they consent to SMS right now.
+-- name: SurvivorForReply :one
+SELECT s.id, s.language, s.channels, s.duress_enc,
+       coalesce((SELECT cr.action = 'give' FROM consent_records cr
+                 WHERE cr.survivor_id = s.id AND 'sms' = ANY(cr.channels)
+                 ORDER BY cr.id DESC LIMIT 1), false)::bool AS sms_consent
+FROM survivors s
+WHERE s.phone_hash = @phone_hash AND s.status = 'active';
