@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
+	"github.com/riverqueue/river"
 	"github.com/twilio/twilio-go/twiml"
 
 	"saathi/db"
@@ -204,7 +205,15 @@ func (s *Server) survivorReply(ctx context.Context, tx pgx.Tx, q *db.Queries, sv
 			return "", err
 		}
 	}
-	if _, err := s.River.InsertTx(ctx, tx, jobs.ReplyAssessArgs{MessageID: msgID, Answer: id}, nil); err != nil {
+	// A "3" or the duress word must not wait behind a thousand "1"s.
+	priority := 3
+	switch {
+	case res.Intent == reply.HelpNow || res.Intent == reply.Duress:
+		priority = 1
+	case res.Intent == reply.CallMe || len(res.Danger) > 0:
+		priority = 2
+	}
+	if _, err := s.River.InsertTx(ctx, tx, jobs.ReplyAssessArgs{MessageID: msgID, Answer: id}, &river.InsertOpts{Priority: priority}); err != nil {
 		return "", fmt.Errorf("enqueue assessment: %w", err)
 	}
 	return text, nil

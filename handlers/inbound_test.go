@@ -403,3 +403,33 @@ func TestDevInbound(t *testing.T) {
 		t.Error("dev inbound did not go through the same pipeline")
 	}
 }
+
+func TestUrgentRepliesJumpTheQueue(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.enrol("+919876543210")
+	f.inbound(newSID(), "+919876543210", "1")
+	f.inbound(newSID(), "+919876543210", "2")
+	f.inbound(newSID(), "+919876543210", "3")
+	f.inbound(newSID(), "+919876543210", "mango")
+	rows, err := f.pool.Query(context.Background(), "SELECT m.id, j.priority FROM river_job j JOIN messages m ON m.id = (j.args->>'message_id')::bigint WHERE j.kind = 'reply_assess' ORDER BY m.id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prios []int
+	for rows.Next() {
+		var id int64
+		var p int
+		if err := rows.Scan(&id, &p); err != nil {
+			t.Fatal(err)
+		}
+		prios = append(prios, p)
+	}
+	rows.Close()
+	if len(prios) != 4 || prios[0] != 3 || prios[1] != 2 || prios[2] != 1 || prios[3] != 1 {
+		t.Errorf("assessment priorities for 1, 2, 3, duress = %v, want [3 2 1 1]", prios)
+	}
+	if n := f.count("SELECT count(*) FROM river_job WHERE kind = 'reply_assess' AND queue = 'replies'"); n != 4 {
+		t.Errorf("assessments outside the replies queue")
+	}
+}

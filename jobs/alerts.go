@@ -63,7 +63,9 @@ func RaiseFlag(ctx context.Context, d *Deps, tx pgx.Tx, p db.RiskFlagCreateParam
 	}
 	client := river.ClientFromContext[pgx.Tx](ctx)
 	if d.rules().SendsSMS(sev) {
-		if _, err := client.InsertTx(ctx, tx, AlertNotifyArgs{AlertID: alert.ID, Level: LevelCaseworker}, nil); err != nil {
+		// Urgent texts first when many alerts are waiting.
+		prio := 5 - sev.Rank() // urgent 1, high 2, medium 3
+		if _, err := client.InsertTx(ctx, tx, AlertNotifyArgs{AlertID: alert.ID, Level: LevelCaseworker}, &river.InsertOpts{Priority: min(max(prio, 1), 4)}); err != nil {
 			return nil, fmt.Errorf("enqueue alert SMS: %w", err)
 		}
 	}
