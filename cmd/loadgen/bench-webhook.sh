@@ -1,7 +1,7 @@
 #!/bin/sh
 # Inbound webhook benchmark, side by side with PostgreSQL's own single-row
 # insert rate on the same server:
-#   sh cmd/loadgen/bench-webhook.sh [seconds] [concurrency]
+#   sh cmd/loadgen/bench-webhook.sh [seconds] [concurrency]   (ROLE=web: no worker)
 # Saathi (web and worker in one process) runs against a fresh database with
 # the twilio provider pointed at loadgen's fake Twilio; loadgen, a second
 # process, posts signed webhooks over loopback; then pgbench runs a
@@ -38,7 +38,7 @@ cw=$(.data/saathi staff add --name Caseworker --role caseworker --phone +9190000
 	-duration "${secs}s" -concurrency "$conc" &
 lg=$!
 sleep 1
-.data/saathi serve &
+.data/saathi serve --role="${ROLE:-all}" &
 sv=$!
 wait "$lg"
 kill "$sv"
