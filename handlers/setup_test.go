@@ -41,7 +41,7 @@ const (
 
 // fixture is what an API test needs: the real router over a fresh database.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	pool    *pgxpool.Pool
 	keyring *crypt.Keyring
 	server  *handlers.Server
@@ -58,7 +58,7 @@ type staffMember struct {
 	Token string
 }
 
-func setup(t *testing.T) *fixture {
+func setup(t testing.TB) *fixture {
 	t.Helper()
 	pool := dbtest.NewPool(t)
 	kr := dbtest.Keyring(t)
@@ -104,7 +104,7 @@ func setup(t *testing.T) *fixture {
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func mustLoc(t *testing.T, name string) *time.Location {
+func mustLoc(t testing.TB, name string) *time.Location {
 	t.Helper()
 	loc, err := time.LoadLocation(name)
 	if err != nil {
@@ -119,7 +119,7 @@ type response struct {
 	Body []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {

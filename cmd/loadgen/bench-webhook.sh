@@ -35,7 +35,7 @@ admin=$(.data/saathi staff add --name Bench --role admin | sed -n 's/^token: //p
 cw=$(.data/saathi staff add --name Caseworker --role caseworker --phone +919000000001 | sed -n 's/.*(id \([0-9a-f-]*\)).*/\1/p')
 
 .data/loadgen -target http://127.0.0.1:18080 -admin-token "$admin" -caseworker-id "$cw" \
-	-duration "${secs}s" -concurrency "$conc" &
+	-duration "${secs}s" -concurrency "$conc" -alerts "$([ "${ROLE:-all}" = web ] && echo 0 || echo 100)" &
 lg=$!
 sleep 1
 .data/saathi serve --role="${ROLE:-all}" &

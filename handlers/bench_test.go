@@ -1,0 +1,32 @@
+package handlers_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"saathi/jobs/telephony/twiliofake"
+)
+
+// BenchmarkInboundWebhook is the whole webhook in one process, through the
+// real router and a real database: signature, decoding, survivor lookup,
+// store, job insert, TwiML. For the throughput under load from a second
+// process, see cmd/loadgen/bench-webhook.sh.
+func BenchmarkInboundWebhook(b *testing.B) {
+	f := setup(b)
+	f.enrol("+919876543210")
+	b.ReportAllocs()
+	for b.Loop() {
+		form := url.Values{"MessageSid": {newSID()}, "AccountSid": {twiliofake.AccountSID}, "From": {"+919876543210"}, "To": {"+15005550006"}, "Body": {"1"}}
+		req := httptest.NewRequest(http.MethodPost, "/twilio/sms", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Twilio-Signature", twiliofake.Signature(testAuthToken, testPublicURL+"/twilio/sms", form))
+		rec := httptest.NewRecorder()
+		f.echo.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Code)
+		}
+	}
+}
