@@ -158,6 +158,58 @@ func (q *Queries) MessageGetForAssess(ctx context.Context, id int64) (MessageGet
 	return i, err
 }
 
+const messageListUnmatched = `-- name: MessageListUnmatched :many
+SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id FROM messages
+WHERE direction = 'in' AND survivor_id IS NULL AND staff_id IS NULL
+ORDER BY id DESC
+LIMIT $1
+`
+
+func (q *Queries) MessageListUnmatched(ctx context.Context, lim int32) ([]Message, error) {
+	rows, err := q.db.Query(ctx, messageListUnmatched, lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Message{}
+	for rows.Next() {
+		var i Message
+		if err := rows.Scan(
+			&i.ID,
+			&i.Direction,
+			&i.Channel,
+			&i.SurvivorID,
+			&i.StaffID,
+			&i.CheckinID,
+			&i.AlertID,
+			&i.Purpose,
+			&i.PeerHash,
+			&i.PeerEnc,
+			&i.BodyEnc,
+			&i.Template,
+			&i.Language,
+			&i.Provider,
+			&i.ProviderSid,
+			&i.Status,
+			&i.ErrorCode,
+			&i.ErrorMessage,
+			&i.Segments,
+			&i.Encoding,
+			&i.AnsweredBy,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.DltTemplateID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const messageReceive = `-- name: MessageReceive :one
 INSERT INTO messages (direction, channel, survivor_id, staff_id, purpose, peer_hash, peer_enc, body_enc,
                       provider, provider_sid, status, segments, encoding, created_at, updated_at)

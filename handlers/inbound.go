@@ -32,6 +32,9 @@ type InboundSMS struct {
 	SID  string // Twilio's MessageSid: the deduplication key
 	From string
 	Body string
+	// ReceivedAt is when Twilio delivered it (a spooled reply keeps its
+	// own time); zero means now.
+	ReceivedAt time.Time
 }
 
 // receiveTimeout bounds the database work of a webhook: Twilio waits 15 s,
@@ -113,7 +116,10 @@ func (s *Server) ReceiveSMS(ctx context.Context, in InboundSMS) (string, error) 
 		from = strings.TrimSpace(in.From) // kept as given, matched to nobody
 	}
 	hash := s.Keyring.BlindIndex(from)
-	now := s.now()
+	now := in.ReceivedAt
+	if now.IsZero() {
+		now = s.now()
+	}
 	enc, segs := segment.Count(in.Body)
 	var answer string
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
@@ -290,4 +296,40 @@ func (s *Server) devInbound(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"reply": text})
+}
+
+// UnmatchedJSON is a text from a number Saathi does not know.
+type UnmatchedJSON struct {
+	ID         int64     `json:"id"`
+	From       string    `json:"from"`
+	Body       string    `json:"body"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// unmatchedList shows admins the texts from unknown numbers (a survivor
+// writing from a new phone, a wrong number), newest first, the sender
+// masked. Reading them is audited.
+func (s *Server) unmatchedList(c echo.Context) error {
+	ctx := c.Request().Context()
+	q := s.queries()
+	rows, err := q.MessageListUnmatched(ctx, 200)
+	if err != nil {
+		return err
+	}
+	out := make([]UnmatchedJSON, 0, len(rows))
+	for _, m := range rows {
+		from, err := s.Keyring.OpenString(crypt.MessagePeer, m.PeerEnc)
+		if err != nil {
+			return err
+		}
+		body, err := s.Keyring.OpenString(crypt.MessageBody, m.BodyEnc)
+		if err != nil {
+			return err
+		}
+		out = append(out, UnmatchedJSON{ID: m.ID, From: phone.Mask(from), Body: body, ReceivedAt: m.CreatedAt})
+	}
+	if err := audit(ctx, q, viewerOf(c).ID, "messages.unmatched.read", nil, map[string]any{"count": len(out)}); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"messages": out})
 }

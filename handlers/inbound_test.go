@@ -165,6 +165,15 @@ func TestUnknownSenderStoredQuietly(t *testing.T) {
 	if n := f.count("SELECT count(*) FROM river_job"); n != 0 {
 		t.Error("an unmatched message started work")
 	}
+	// Admins can read it; nobody else.
+	r := f.do(http.MethodGet, "/api/v1/messages/unmatched", f.admin.Token, nil)
+	msgs := r.json(t)["messages"].([]any)
+	if r.Code != http.StatusOK || len(msgs) != 1 || msgs[0].(map[string]any)["body"] != "3 help" || msgs[0].(map[string]any)["from"] != "+91******1111" {
+		t.Errorf("unmatched list: %d %s", r.Code, r.Body)
+	}
+	if r := f.do(http.MethodGet, "/api/v1/messages/unmatched", f.caseworker.Token, nil); r.Code != http.StatusForbidden {
+		t.Errorf("caseworker reads unmatched texts: %d", r.Code)
+	}
 }
 
 // TestOptOutEveryLanguage: STOP in each language and script stops every

@@ -92,6 +92,7 @@ func (s *Server) Handler() *echo.Echo {
 	api.POST("/survivors/:id/checkins", s.checkinCreate)
 
 	api.GET("/survivors/:id/timeline", s.timeline)
+	api.GET("/messages/unmatched", s.unmatchedList, requireRole(RoleAdmin))
 	api.GET("/alerts", s.alertList)
 	api.GET("/alerts/:id", s.alertGet)
 	api.POST("/alerts/:id/acknowledge", s.alertAcknowledge)

@@ -141,7 +141,7 @@ func (s *Server) replayFile(ctx context.Context, path string) (stored int, left 
 			s.Logger.Error("spool: line with a bad signature dropped", "file", filepath.Base(path))
 			continue
 		}
-		if _, err := s.ReceiveSMS(ctx, InboundSMS{SID: r.Params["MessageSid"], From: r.Params["From"], Body: r.Params["Body"]}); err != nil {
+		if _, err := s.ReceiveSMS(ctx, InboundSMS{SID: r.Params["MessageSid"], From: r.Params["From"], Body: r.Params["Body"], ReceivedAt: r.ReceivedAt}); err != nil {
 			left = append(left, r)
 			continue
 		}

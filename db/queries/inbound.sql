@@ -61,3 +61,9 @@ SELECT s.id, s.language, s.channels, s.duress_enc,
                  ORDER BY cr.id DESC LIMIT 1), false)::bool AS sms_consent
 FROM survivors s
 WHERE s.phone_hash = @phone_hash AND s.status = 'active';
+
+-- name: MessageListUnmatched :many
+SELECT * FROM messages
+WHERE direction = 'in' AND survivor_id IS NULL AND staff_id IS NULL
+ORDER BY id DESC
+LIMIT @lim;
