@@ -381,3 +381,17 @@ func TestProviderErrorTextNotStored(t *testing.T) {
 		t.Error("provider error text stored: it may quote the number")
 	}
 }
+
+func TestSendRecordsDLTTemplateID(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.deps.Templates = map[string]string{"CheckinSMS.hi": "1107161234567890123"}
+	sv := f.addSurvivor(f.defaultSpec("+919876543210"))
+	ci := f.addCheckin(sv, f.clock.Now(), "queued", sms())
+	if _, err := f.work(jobs.CheckinSendArgs{CheckinID: ci}); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count("SELECT count(*) FROM messages WHERE checkin_id = $1 AND dlt_template_id = '1107161234567890123' AND template = 'CheckinSMS'", ci); n != 1 {
+		t.Error("the DLT template ID is not on the message record")
+	}
+}
