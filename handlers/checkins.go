@@ -160,13 +160,9 @@ func (s *Server) survivorWindows(c echo.Context, sv db.Survivor) ([]schedule.Con
 	}
 	ws := make([]schedule.ContactWindow, 0, len(rows))
 	for _, r := range rows {
-		w := schedule.ContactWindow{Start: schedule.Clock(r.StartMinute), End: schedule.Clock(r.EndMinute)}
-		for _, d := range r.Days {
-			day, err := schedule.ParseDay(d)
-			if err != nil {
-				return nil, nil, err
-			}
-			w.Days = append(w.Days, day)
+		w, err := jobs.StoredWindow(r.Days, int(r.StartMinute), int(r.EndMinute))
+		if err != nil {
+			return nil, nil, err
 		}
 		ws = append(ws, w)
 	}

@@ -127,7 +127,6 @@ func (w *CheckinPlanWorker) planBatch(ctx context.Context, client *river.Client[
 
 // survivorSchedule is what decides when a survivor may be contacted.
 type survivorSchedule struct {
-	active  bool
 	loc     *time.Location
 	windows []schedule.ContactWindow
 }
@@ -147,18 +146,29 @@ func loadSchedules(ctx context.Context, q *db.Queries, ids []uuid.UUID) (map[uui
 			if err != nil {
 				return nil, fmt.Errorf("survivor %s: time zone: %w", r.ID, err)
 			}
-			sc = survivorSchedule{active: r.Status == "active", loc: loc}
+			sc = survivorSchedule{loc: loc}
 		}
 		if r.StartMinute != nil && r.EndMinute != nil {
-			w := schedule.ContactWindow{Start: schedule.Clock(*r.StartMinute), End: schedule.Clock(*r.EndMinute)}
-			for _, d := range r.Days {
-				if day, err := schedule.ParseDay(d); err == nil {
-					w.Days = append(w.Days, day)
-				}
+			w, err := StoredWindow(r.Days, int(*r.StartMinute), int(*r.EndMinute))
+			if err != nil {
+				return nil, fmt.Errorf("survivor %s: %w", r.ID, err)
 			}
 			sc.windows = append(sc.windows, w)
 		}
 		out[r.ID] = sc
 	}
 	return out, nil
+}
+
+// StoredWindow rebuilds a contact window from its database columns.
+func StoredWindow(days []string, start, end int) (schedule.ContactWindow, error) {
+	w := schedule.ContactWindow{Start: schedule.Clock(start), End: schedule.Clock(end)}
+	for _, d := range days {
+		day, err := schedule.ParseDay(d)
+		if err != nil {
+			return w, fmt.Errorf("contact window: %w", err)
+		}
+		w.Days = append(w.Days, day)
+	}
+	return w, nil
 }

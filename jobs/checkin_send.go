@@ -232,13 +232,9 @@ func decodeWindows(raw []byte) ([]schedule.ContactWindow, error) {
 	}
 	out := make([]schedule.ContactWindow, 0, len(rows))
 	for _, r := range rows {
-		w := schedule.ContactWindow{Start: schedule.Clock(r.Start), End: schedule.Clock(r.End)}
-		for _, d := range r.Days {
-			day, err := schedule.ParseDay(d)
-			if err != nil {
-				return nil, fmt.Errorf("contact windows: %w", err)
-			}
-			w.Days = append(w.Days, day)
+		w, err := StoredWindow(r.Days, r.Start, r.End)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, w)
 	}
