@@ -49,34 +49,3 @@ func (q *Queries) AuditLogCreateMany(ctx context.Context, arg AuditLogCreateMany
 	_, err := q.db.Exec(ctx, auditLogCreateMany, arg.StaffID, arg.Action, arg.SurvivorIds)
 	return err
 }
-
-const auditLogListBySurvivor = `-- name: AuditLogListBySurvivor :many
-SELECT id, staff_id, action, survivor_id, detail, created_at FROM audit_log WHERE survivor_id = $1 ORDER BY id
-`
-
-func (q *Queries) AuditLogListBySurvivor(ctx context.Context, survivorID *uuid.UUID) ([]AuditLog, error) {
-	rows, err := q.db.Query(ctx, auditLogListBySurvivor, survivorID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []AuditLog{}
-	for rows.Next() {
-		var i AuditLog
-		if err := rows.Scan(
-			&i.ID,
-			&i.StaffID,
-			&i.Action,
-			&i.SurvivorID,
-			&i.Detail,
-			&i.CreatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}

@@ -292,35 +292,6 @@ func (q *Queries) CheckinGet(ctx context.Context, id uuid.UUID) (Checkin, error)
 	return i, err
 }
 
-const checkinGetForUpdate = `-- name: CheckinGetForUpdate :one
-SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at FROM checkins WHERE id = $1 FOR UPDATE
-`
-
-func (q *Queries) CheckinGetForUpdate(ctx context.Context, id uuid.UUID) (Checkin, error) {
-	row := q.db.QueryRow(ctx, checkinGetForUpdate, id)
-	var i Checkin
-	err := row.Scan(
-		&i.ID,
-		&i.SurvivorID,
-		&i.Kind,
-		&i.Channel,
-		&i.CadenceVersion,
-		&i.Seq,
-		&i.DueAt,
-		&i.State,
-		&i.Reason,
-		&i.RequestedBy,
-		&i.ParentID,
-		&i.SentAt,
-		&i.AnsweredAt,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.DeliveryFailedAt,
-		&i.AssessedAt,
-	)
-	return i, err
-}
-
 const checkinGiveUp = `-- name: CheckinGiveUp :exec
 UPDATE checkins SET state = 'failed', reason = $1, updated_at = $2
 WHERE id = $3 AND state IN ('queued', 'sending')

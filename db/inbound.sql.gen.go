@@ -69,24 +69,6 @@ func (q *Queries) CheckinAwaitingReply(ctx context.Context, arg CheckinAwaitingR
 	return i, err
 }
 
-const consentLatestForChannel = `-- name: ConsentLatestForChannel :one
-SELECT action FROM consent_records
-WHERE survivor_id = $1 AND $2::text = ANY(channels)
-ORDER BY id DESC LIMIT 1
-`
-
-type ConsentLatestForChannelParams struct {
-	SurvivorID uuid.UUID
-	Channel    string
-}
-
-func (q *Queries) ConsentLatestForChannel(ctx context.Context, arg ConsentLatestForChannelParams) (string, error) {
-	row := q.db.QueryRow(ctx, consentLatestForChannel, arg.SurvivorID, arg.Channel)
-	var action string
-	err := row.Scan(&action)
-	return action, err
-}
-
 const messageGetForAssess = `-- name: MessageGetForAssess :one
 SELECT m.id, m.direction, m.channel, m.survivor_id, m.staff_id, m.checkin_id, m.alert_id, m.purpose, m.peer_hash, m.peer_enc, m.body_enc, m.template, m.language, m.provider, m.provider_sid, m.status, m.error_code, m.error_message, m.segments, m.encoding, m.answered_by, m.created_at, m.updated_at, m.dlt_template_id, s.duress_enc, s.language AS survivor_language, s.status AS survivor_status
 FROM messages m JOIN survivors s ON s.id = m.survivor_id

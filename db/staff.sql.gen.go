@@ -11,17 +11,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const staffCount = `-- name: StaffCount :one
-SELECT count(*) FROM staff WHERE deactivated_at IS NULL
-`
-
-func (q *Queries) StaffCount(ctx context.Context) (int64, error) {
-	row := q.db.QueryRow(ctx, staffCount)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
-}
-
 const staffCreate = `-- name: StaffCreate :one
 INSERT INTO staff (name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -136,41 +125,6 @@ SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token
 
 func (q *Queries) StaffList(ctx context.Context) ([]Staff, error) {
 	rows, err := q.db.Query(ctx, staffList)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []Staff{}
-	for rows.Next() {
-		var i Staff
-		if err := rows.Scan(
-			&i.ID,
-			&i.NameEnc,
-			&i.Role,
-			&i.SupervisorID,
-			&i.Language,
-			&i.PhoneEnc,
-			&i.PhoneHash,
-			&i.TokenHash,
-			&i.CreatedAt,
-			&i.DeactivatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const staffListByRole = `-- name: StaffListByRole :many
-SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at FROM staff WHERE role = $1 AND deactivated_at IS NULL ORDER BY created_at, id
-`
-
-func (q *Queries) StaffListByRole(ctx context.Context, role string) ([]Staff, error) {
-	rows, err := q.db.Query(ctx, staffListByRole, role)
 	if err != nil {
 		return nil, err
 	}

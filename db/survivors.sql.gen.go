@@ -12,24 +12,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const survivorCounts = `-- name: SurvivorCounts :one
-SELECT count(*) FILTER (WHERE status = 'active') AS active,
-       count(*) FILTER (WHERE status = 'erased') AS erased
-FROM survivors
-`
-
-type SurvivorCountsRow struct {
-	Active int64
-	Erased int64
-}
-
-func (q *Queries) SurvivorCounts(ctx context.Context) (SurvivorCountsRow, error) {
-	row := q.db.QueryRow(ctx, survivorCounts)
-	var i SurvivorCountsRow
-	err := row.Scan(&i.Active, &i.Erased)
-	return i, err
-}
-
 const survivorCreate = `-- name: SurvivorCreate :one
 
 INSERT INTO survivors (reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id,
@@ -159,32 +141,6 @@ SELECT id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels,
 
 func (q *Queries) SurvivorGet(ctx context.Context, id uuid.UUID) (Survivor, error) {
 	row := q.db.QueryRow(ctx, survivorGet, id)
-	var i Survivor
-	err := row.Scan(
-		&i.ID,
-		&i.ReferenceEnc,
-		&i.PhoneEnc,
-		&i.PhoneHash,
-		&i.DuressEnc,
-		&i.Language,
-		&i.Channels,
-		&i.Timezone,
-		&i.CaseworkerID,
-		&i.ResponseWindowMinutes,
-		&i.Status,
-		&i.EnrolledAt,
-		&i.UpdatedAt,
-		&i.ErasedAt,
-	)
-	return i, err
-}
-
-const survivorGetByPhoneHash = `-- name: SurvivorGetByPhoneHash :one
-SELECT id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at FROM survivors WHERE phone_hash = $1 AND status = 'active'
-`
-
-func (q *Queries) SurvivorGetByPhoneHash(ctx context.Context, phoneHash []byte) (Survivor, error) {
-	row := q.db.QueryRow(ctx, survivorGetByPhoneHash, phoneHash)
 	var i Survivor
 	err := row.Scan(
 		&i.ID,

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 	"github.com/riverqueue/river"
@@ -225,7 +226,7 @@ func (s *Server) survivorReply(ctx context.Context, tx pgx.Tx, q *db.Queries, sv
 	return text, nil
 }
 
-func (s *Server) recordConsent(ctx context.Context, q *db.Queries, id [16]byte, action string, now time.Time) error {
+func (s *Server) recordConsent(ctx context.Context, q *db.Queries, id uuid.UUID, action string, now time.Time) error {
 	_, err := q.ConsentRecordCreate(ctx, db.ConsentRecordCreateParams{
 		SurvivorID: id, Action: action, Channels: []string{"sms"}, Method: "sms_keyword", Source: "survivor", RecordedAt: now,
 	})

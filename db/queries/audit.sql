@@ -2,9 +2,6 @@
 INSERT INTO audit_log (staff_id, action, survivor_id, detail)
 VALUES (@staff_id, @action, @survivor_id, @detail);
 
--- name: AuditLogListBySurvivor :many
-SELECT * FROM audit_log WHERE survivor_id = @survivor_id ORDER BY id;
-
 -- name: AuditLogCreateMany :exec
 INSERT INTO audit_log (staff_id, action, survivor_id)
 SELECT @staff_id, @action, unnest(@survivor_ids::uuid[]);

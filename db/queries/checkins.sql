@@ -40,9 +40,6 @@ RETURNING *;
 -- name: CheckinGet :one
 SELECT * FROM checkins WHERE id = @id;
 
--- name: CheckinGetForUpdate :one
-SELECT * FROM checkins WHERE id = @id FOR UPDATE;
-
 -- name: CheckinSetState :exec
 UPDATE checkins SET
     state = @state,

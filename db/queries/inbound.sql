@@ -42,11 +42,6 @@ VALUES (@survivor_id, @kind, @severity, @response_id, @checkin_id, @now)
 ON CONFLICT DO NOTHING
 RETURNING *;
 
--- name: ConsentLatestForChannel :one
-SELECT action FROM consent_records
-WHERE survivor_id = @survivor_id AND @channel::text = ANY(channels)
-ORDER BY id DESC LIMIT 1;
-
 -- name: MessageGetForAssess :one
 SELECT m.*, s.duress_enc, s.language AS survivor_language, s.status AS survivor_status
 FROM messages m JOIN survivors s ON s.id = m.survivor_id

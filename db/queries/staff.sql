@@ -15,12 +15,6 @@ SELECT * FROM staff WHERE phone_hash = @phone_hash AND deactivated_at IS NULL;
 -- name: StaffList :many
 SELECT * FROM staff WHERE deactivated_at IS NULL ORDER BY created_at, id;
 
--- name: StaffListByRole :many
-SELECT * FROM staff WHERE role = @role AND deactivated_at IS NULL ORDER BY created_at, id;
-
--- name: StaffCount :one
-SELECT count(*) FROM staff WHERE deactivated_at IS NULL;
-
 -- StaffUpsertDemo creates or refreshes a demo staff member (dev only) with
 -- a fixed ID, so `make run` can print fresh tokens every time.
 -- name: StaffUpsertDemo :one

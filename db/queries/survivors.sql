@@ -33,9 +33,6 @@ SELECT * FROM survivors WHERE id = @id;
 -- name: SurvivorGetForUpdate :one
 SELECT * FROM survivors WHERE id = @id FOR UPDATE;
 
--- name: SurvivorGetByPhoneHash :one
-SELECT * FROM survivors WHERE phone_hash = @phone_hash AND status = 'active';
-
 -- name: SurvivorUpdate :one
 UPDATE survivors SET
     reference_enc = @reference_enc,
@@ -55,11 +52,6 @@ UPDATE survivors SET
     reference_enc = NULL, phone_enc = NULL, phone_hash = NULL, duress_enc = NULL,
     status = 'erased', erased_at = @now::timestamptz, updated_at = @now::timestamptz
 WHERE id = @id AND status = 'active';
-
--- name: SurvivorCounts :one
-SELECT count(*) FILTER (WHERE status = 'active') AS active,
-       count(*) FILTER (WHERE status = 'erased') AS erased
-FROM survivors;
 
 -- name: SurvivorEraseMessages :exec
 UPDATE messages SET peer_enc = NULL, peer_hash = NULL, body_enc = NULL, updated_at = @now

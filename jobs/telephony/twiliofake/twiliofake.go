@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -70,6 +71,7 @@ type Server struct {
 	// Discard keeps no messages in memory (long load runs).
 	Discard bool
 
+	unusedOK atomic.Bool
 	mux      *http.ServeMux
 	mu       sync.Mutex
 	messages []Message
@@ -127,12 +129,10 @@ func newServer() *Server {
 	return s
 }
 
-var unusedOK sync.Map
-
 // AllowUnused lets a test pass without calling the fake.
-func (s *Server) AllowUnused() { unusedOK.Store(s, true) }
+func (s *Server) AllowUnused() { s.unusedOK.Store(true) }
 
-func (s *Server) mustBeUsed() bool { _, ok := unusedOK.Load(s); return !ok }
+func (s *Server) mustBeUsed() bool { return !s.unusedOK.Load() }
 
 // Script queues faults for the next create requests, in order.
 func (s *Server) Script(faults ...Fault) {
