@@ -36,6 +36,9 @@ type InboundSMS struct {
 	// ReceivedAt is when Twilio delivered it (a spooled reply keeps its
 	// own time); zero means now.
 	ReceivedAt time.Time
+	// Spooled is set when the text is replayed from the spool: Twilio was
+	// answered long ago (with no text), so no answer goes back in TwiML.
+	Spooled bool
 }
 
 // receiveTimeout bounds the database work of a webhook: Twilio waits 15 s,
@@ -110,7 +113,11 @@ func twimlReply(c echo.Context, text string) error {
 // returns the text to answer with ("" for none). A duplicate delivery of
 // the same message changes nothing and is not answered again.
 func (s *Server) ReceiveSMS(ctx context.Context, in InboundSMS) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, receiveTimeout)
+	timeout := s.ReceiveTimeout
+	if timeout <= 0 {
+		timeout = receiveTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	from, err := phone.Normalize(in.From)
 	if err != nil {

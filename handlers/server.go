@@ -42,6 +42,9 @@ type Server struct {
 	TwilioAuthToken string
 	// Spool keeps inbound webhooks while the database is unreachable.
 	Spool *Spool
+	// ReceiveTimeout bounds the database work of an inbound webhook before
+	// it is spooled instead (0: receiveTimeout, 5 s).
+	ReceiveTimeout time.Duration
 	// ResponseWindowMinutes is the default time a survivor has to answer a
 	// check-in before it counts as missed (0: the database default, 24 h).
 	ResponseWindowMinutes int

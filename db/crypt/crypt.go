@@ -51,6 +51,10 @@ const (
 	AlertResolution   Purpose = "alerts.resolution"
 	OutboxTo          Purpose = "dev_outbox.to"
 	OutboxBody        Purpose = "dev_outbox.body"
+	ConsentNote       Purpose = "consent_records.note"
+	// SpoolLine seals one line of the inbound spool file (a webhook that
+	// arrived while the database was down).
+	SpoolLine Purpose = "spool.inbound"
 )
 
 // ErrDecrypt is returned when a value cannot be opened: unknown key ID,
