@@ -278,7 +278,7 @@ func (s *Server) staffReply(ctx context.Context, q *db.Queries, st db.Staff, bod
 			return "", err
 		}
 	}
-	return text(locales.AlertAckConfirm, map[string]any{"Reference": ref})
+	return text(locales.AlertAckConfirm, map[string]any{"Case": ref})
 }
 
 // devInbound simulates a text from a phone (dev provider only), through

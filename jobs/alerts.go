@@ -167,7 +167,7 @@ func (w *AlertNotifyWorker) Work(ctx context.Context, job *river.Job[AlertNotify
 			return err
 		}
 		body, err := w.Deps.Catalog.Text(st.Language, msgID, map[string]any{
-			"Reference": reference, "Severity": severity, "Code": alert.AckCode,
+			"Case": reference, "Severity": severity, "Code": alert.AckCode,
 			"Link": w.Deps.PublicURL + "/dashboard/alerts/" + alert.ID.String(),
 		})
 		if err != nil {

@@ -54,12 +54,12 @@ const (
 	VoiceThanks = "VoiceThanks"
 
 	// AlertSMS tells a caseworker a case needs attention. TemplateData:
-	// Reference, Severity (a rendered Severity* text), Link, Code.
+	// Case (the survivor's case code), Severity (a rendered Severity* text), Link, Code.
 	AlertSMS = "AlertSMS"
 	// AlertEscalatedSMS tells a supervisor an alert was not acknowledged in
 	// time. TemplateData as AlertSMS.
 	AlertEscalatedSMS = "AlertEscalatedSMS"
-	// AlertAckConfirm confirms an ACK. TemplateData: Reference.
+	// AlertAckConfirm confirms an ACK. TemplateData: Case.
 	AlertAckConfirm = "AlertAckConfirm"
 	// AlertAckUnknown answers an ACK whose code matches no open alert.
 	AlertAckUnknown = "AlertAckUnknown"

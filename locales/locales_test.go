@@ -56,7 +56,7 @@ func sampleData(t *testing.T, c *Catalog, lang, severityID string) map[string]an
 		t.Fatalf("Text(%q, %q) error = %v", lang, severityID, err)
 	}
 	return map[string]any{
-		"Reference": sampleReference,
+		"Case": sampleReference,
 		"Severity":  severity,
 		"Link":      sampleLink,
 		"Code":      sampleCode,
@@ -147,7 +147,7 @@ func TestTextMissingTemplateField(t *testing.T) {
 		data map[string]any
 	}{
 		{"nil data", nil},
-		{"no code", map[string]any{"Reference": sampleReference, "Severity": "urgent", "Link": sampleLink}},
+		{"no code", map[string]any{"Case": sampleReference, "Severity": "urgent", "Link": sampleLink}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -386,9 +386,9 @@ func TestTemplateFields(t *testing.T) {
 	t.Parallel()
 
 	allowed := map[string][]string{
-		AlertSMS:          {"{{.Reference}}", "{{.Severity}}", "{{.Link}}", "{{.Code}}"},
-		AlertEscalatedSMS: {"{{.Reference}}", "{{.Severity}}", "{{.Link}}", "{{.Code}}"},
-		AlertAckConfirm:   {"{{.Reference}}"},
+		AlertSMS:          {"{{.Case}}", "{{.Severity}}", "{{.Link}}", "{{.Code}}"},
+		AlertEscalatedSMS: {"{{.Case}}", "{{.Severity}}", "{{.Link}}", "{{.Code}}"},
+		AlertAckConfirm:   {"{{.Case}}"},
 	}
 	for lang, mf := range messageFiles(t) {
 		for _, m := range mf.Messages {
