@@ -174,9 +174,10 @@ func (q *Queries) AlertEscalate(ctx context.Context, arg AlertEscalateParams) (A
 	return i, err
 }
 
-const alertEventCreate = `-- name: AlertEventCreate :exec
+const alertEventCreate = `-- name: AlertEventCreate :one
 INSERT INTO alert_events (alert_id, kind, staff_id, detail, created_at)
 VALUES ($1, $2, $3, $4, $5)
+RETURNING id
 `
 
 type AlertEventCreateParams struct {
@@ -187,15 +188,17 @@ type AlertEventCreateParams struct {
 	Now     time.Time
 }
 
-func (q *Queries) AlertEventCreate(ctx context.Context, arg AlertEventCreateParams) error {
-	_, err := q.db.Exec(ctx, alertEventCreate,
+func (q *Queries) AlertEventCreate(ctx context.Context, arg AlertEventCreateParams) (int64, error) {
+	row := q.db.QueryRow(ctx, alertEventCreate,
 		arg.AlertID,
 		arg.Kind,
 		arg.StaffID,
 		arg.Detail,
 		arg.Now,
 	)
-	return err
+	var id int64
+	err := row.Scan(&id)
+	return id, err
 }
 
 const alertEventList = `-- name: AlertEventList :many
@@ -218,6 +221,56 @@ func (q *Queries) AlertEventList(ctx context.Context, alertID uuid.UUID) ([]Aler
 			&i.StaffID,
 			&i.Detail,
 			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const alertFollowSurvivor = `-- name: AlertFollowSurvivor :many
+UPDATE alerts SET caseworker_id = $1
+WHERE survivor_id = $2 AND status IN ('open', 'acknowledged')
+RETURNING id, flag_id, survivor_id, caseworker_id, severity, status, ack_code, escalation_level, sla_due_at, acknowledged_by, acknowledged_at, resolved_by, resolved_at, resolution_enc, created_at, kind
+`
+
+type AlertFollowSurvivorParams struct {
+	CaseworkerID *uuid.UUID
+	SurvivorID   uuid.UUID
+}
+
+// AlertFollowSurvivor moves a survivor's unresolved alerts to their
+// current caseworker (after a reassignment) and returns them.
+func (q *Queries) AlertFollowSurvivor(ctx context.Context, arg AlertFollowSurvivorParams) ([]Alert, error) {
+	rows, err := q.db.Query(ctx, alertFollowSurvivor, arg.CaseworkerID, arg.SurvivorID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Alert{}
+	for rows.Next() {
+		var i Alert
+		if err := rows.Scan(
+			&i.ID,
+			&i.FlagID,
+			&i.SurvivorID,
+			&i.CaseworkerID,
+			&i.Severity,
+			&i.Status,
+			&i.AckCode,
+			&i.EscalationLevel,
+			&i.SlaDueAt,
+			&i.AcknowledgedBy,
+			&i.AcknowledgedAt,
+			&i.ResolvedBy,
+			&i.ResolvedAt,
+			&i.ResolutionEnc,
+			&i.CreatedAt,
+			&i.Kind,
 		); err != nil {
 			return nil, err
 		}
@@ -314,12 +367,12 @@ func (q *Queries) AlertGetOpenByCode(ctx context.Context, ackCode string) (Alert
 }
 
 const alertGetScoped = `-- name: AlertGetScoped :one
-SELECT a.id, a.flag_id, a.survivor_id, a.caseworker_id, a.severity, a.status, a.ack_code, a.escalation_level, a.sla_due_at, a.acknowledged_by, a.acknowledged_at, a.resolved_by, a.resolved_at, a.resolution_enc, a.created_at, a.kind FROM alerts a
+SELECT a.id, a.flag_id, a.survivor_id, a.caseworker_id, a.severity, a.status, a.ack_code, a.escalation_level, a.sla_due_at, a.acknowledged_by, a.acknowledged_at, a.resolved_by, a.resolved_at, a.resolution_enc, a.created_at, a.kind FROM alerts a JOIN survivors s ON s.id = a.survivor_id
 WHERE a.id = $1
   AND ($2::text = 'admin'
-       OR a.caseworker_id = $3::uuid
+       OR s.caseworker_id = $3::uuid
        OR ($2::text = 'supervisor'
-           AND a.caseworker_id IN (SELECT t.id FROM staff t WHERE t.supervisor_id = $3::uuid)))
+           AND s.caseworker_id IN (SELECT t.id FROM staff t WHERE t.supervisor_id = $3::uuid)))
 `
 
 type AlertGetScopedParams struct {
@@ -328,9 +381,10 @@ type AlertGetScopedParams struct {
 	ViewerID   uuid.UUID
 }
 
-// Alerts are read through the viewer's scope, like survivors: a caseworker
-// sees alerts on their own cases, a supervisor their team's (and their
-// own), an admin all.
+// Alerts are read through the viewer's scope, like survivors, and through
+// the survivor's *current* assignment: a caseworker sees the alerts of the
+// survivors assigned to them now (whoever was assigned when the alert was
+// raised), a supervisor their team's (and their own), an admin all.
 func (q *Queries) AlertGetScoped(ctx context.Context, arg AlertGetScopedParams) (Alert, error) {
 	row := q.db.QueryRow(ctx, alertGetScoped, arg.ID, arg.ViewerRole, arg.ViewerID)
 	var i Alert
@@ -397,12 +451,12 @@ func (q *Queries) AlertListBySurvivor(ctx context.Context, survivorID uuid.UUID)
 }
 
 const alertListScoped = `-- name: AlertListScoped :many
-SELECT a.id, a.flag_id, a.survivor_id, a.caseworker_id, a.severity, a.status, a.ack_code, a.escalation_level, a.sla_due_at, a.acknowledged_by, a.acknowledged_at, a.resolved_by, a.resolved_at, a.resolution_enc, a.created_at, a.kind FROM alerts a
+SELECT a.id, a.flag_id, a.survivor_id, a.caseworker_id, a.severity, a.status, a.ack_code, a.escalation_level, a.sla_due_at, a.acknowledged_by, a.acknowledged_at, a.resolved_by, a.resolved_at, a.resolution_enc, a.created_at, a.kind FROM alerts a JOIN survivors s ON s.id = a.survivor_id
 WHERE ($1::text IS NULL OR a.status = $1::text)
   AND ($2::text = 'admin'
-       OR a.caseworker_id = $3::uuid
+       OR s.caseworker_id = $3::uuid
        OR ($2::text = 'supervisor'
-           AND a.caseworker_id IN (SELECT t.id FROM staff t WHERE t.supervisor_id = $3::uuid)))
+           AND s.caseworker_id IN (SELECT t.id FROM staff t WHERE t.supervisor_id = $3::uuid)))
 ORDER BY a.created_at DESC, a.id
 LIMIT $4
 `
@@ -421,6 +475,49 @@ func (q *Queries) AlertListScoped(ctx context.Context, arg AlertListScopedParams
 		arg.ViewerID,
 		arg.Lim,
 	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Alert{}
+	for rows.Next() {
+		var i Alert
+		if err := rows.Scan(
+			&i.ID,
+			&i.FlagID,
+			&i.SurvivorID,
+			&i.CaseworkerID,
+			&i.Severity,
+			&i.Status,
+			&i.AckCode,
+			&i.EscalationLevel,
+			&i.SlaDueAt,
+			&i.AcknowledgedBy,
+			&i.AcknowledgedAt,
+			&i.ResolvedBy,
+			&i.ResolvedAt,
+			&i.ResolutionEnc,
+			&i.CreatedAt,
+			&i.Kind,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const alertListUnresolvedForCaseworker = `-- name: AlertListUnresolvedForCaseworker :many
+SELECT a.id, a.flag_id, a.survivor_id, a.caseworker_id, a.severity, a.status, a.ack_code, a.escalation_level, a.sla_due_at, a.acknowledged_by, a.acknowledged_at, a.resolved_by, a.resolved_at, a.resolution_enc, a.created_at, a.kind FROM alerts a JOIN survivors s ON s.id = a.survivor_id
+WHERE s.caseworker_id = $1 AND a.status IN ('open', 'acknowledged')
+ORDER BY a.created_at, a.id
+`
+
+func (q *Queries) AlertListUnresolvedForCaseworker(ctx context.Context, caseworkerID *uuid.UUID) ([]Alert, error) {
+	rows, err := q.db.Query(ctx, alertListUnresolvedForCaseworker, caseworkerID)
 	if err != nil {
 		return nil, err
 	}
@@ -500,33 +597,39 @@ func (q *Queries) AlertResolve(ctx context.Context, arg AlertResolveParams) (Ale
 	return i, err
 }
 
-const messageCreateAlertAttempt = `-- name: MessageCreateAlertAttempt :one
-INSERT INTO messages (direction, channel, staff_id, alert_id, purpose, peer_hash, peer_enc, body_enc,
+const messageCreateAttempt = `-- name: MessageCreateAttempt :one
+INSERT INTO messages (direction, channel, survivor_id, staff_id, alert_id, reply_to, purpose, peer_hash, peer_enc, body_enc,
                       template, language, provider, status, segments, encoding, created_at, updated_at)
-VALUES ('out', 'sms', $1, $2, $3, $4, $5, $6,
-        $7, $8, $9, 'attempting', $10, $11, $12, $12)
-RETURNING id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id
+VALUES ('out', 'sms', $1, $2, $3, $4, $5, $6, $7, $8,
+        $9, $10, $11, 'attempting', $12, $13, $14, $14)
+RETURNING id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id, reply_to
 `
 
-type MessageCreateAlertAttemptParams struct {
-	StaffID  *uuid.UUID
-	AlertID  *uuid.UUID
-	Purpose  string
-	PeerHash []byte
-	PeerEnc  []byte
-	BodyEnc  []byte
-	Template *string
-	Language *string
-	Provider string
-	Segments *int32
-	Encoding *string
-	Now      time.Time
+type MessageCreateAttemptParams struct {
+	SurvivorID *uuid.UUID
+	StaffID    *uuid.UUID
+	AlertID    *uuid.UUID
+	ReplyTo    *int64
+	Purpose    string
+	PeerHash   []byte
+	PeerEnc    []byte
+	BodyEnc    []byte
+	Template   *string
+	Language   *string
+	Provider   string
+	Segments   *int32
+	Encoding   *string
+	Now        time.Time
 }
 
-func (q *Queries) MessageCreateAlertAttempt(ctx context.Context, arg MessageCreateAlertAttemptParams) (Message, error) {
-	row := q.db.QueryRow(ctx, messageCreateAlertAttempt,
+// MessageCreateAttempt records an outbound text before the provider is
+// called (an alert text, or the answer to a reply).
+func (q *Queries) MessageCreateAttempt(ctx context.Context, arg MessageCreateAttemptParams) (Message, error) {
+	row := q.db.QueryRow(ctx, messageCreateAttempt,
+		arg.SurvivorID,
 		arg.StaffID,
 		arg.AlertID,
+		arg.ReplyTo,
 		arg.Purpose,
 		arg.PeerHash,
 		arg.PeerEnc,
@@ -564,12 +667,13 @@ func (q *Queries) MessageCreateAlertAttempt(ctx context.Context, arg MessageCrea
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DltTemplateID,
+		&i.ReplyTo,
 	)
 	return i, err
 }
 
 const messageListBySurvivor = `-- name: MessageListBySurvivor :many
-SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id FROM messages WHERE survivor_id = $1::uuid ORDER BY id
+SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id, reply_to FROM messages WHERE survivor_id = $1::uuid ORDER BY id
 `
 
 func (q *Queries) MessageListBySurvivor(ctx context.Context, survivorID uuid.UUID) ([]Message, error) {
@@ -606,6 +710,7 @@ func (q *Queries) MessageListBySurvivor(ctx context.Context, survivorID uuid.UUI
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.DltTemplateID,
+			&i.ReplyTo,
 		); err != nil {
 			return nil, err
 		}
@@ -618,7 +723,7 @@ func (q *Queries) MessageListBySurvivor(ctx context.Context, survivorID uuid.UUI
 }
 
 const messageListForAlert = `-- name: MessageListForAlert :many
-SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id FROM messages WHERE alert_id = $1::uuid AND staff_id = $2::uuid AND purpose = $3 ORDER BY id
+SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id, reply_to FROM messages WHERE alert_id = $1::uuid AND staff_id = $2::uuid AND purpose = $3 ORDER BY id
 `
 
 type MessageListForAlertParams struct {
@@ -661,6 +766,57 @@ func (q *Queries) MessageListForAlert(ctx context.Context, arg MessageListForAle
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.DltTemplateID,
+			&i.ReplyTo,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const messageListForReply = `-- name: MessageListForReply :many
+SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id, reply_to FROM messages WHERE reply_to = $1::bigint AND direction = 'out' ORDER BY id
+`
+
+func (q *Queries) MessageListForReply(ctx context.Context, replyTo int64) ([]Message, error) {
+	rows, err := q.db.Query(ctx, messageListForReply, replyTo)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Message{}
+	for rows.Next() {
+		var i Message
+		if err := rows.Scan(
+			&i.ID,
+			&i.Direction,
+			&i.Channel,
+			&i.SurvivorID,
+			&i.StaffID,
+			&i.CheckinID,
+			&i.AlertID,
+			&i.Purpose,
+			&i.PeerHash,
+			&i.PeerEnc,
+			&i.BodyEnc,
+			&i.Template,
+			&i.Language,
+			&i.Provider,
+			&i.ProviderSid,
+			&i.Status,
+			&i.ErrorCode,
+			&i.ErrorMessage,
+			&i.Segments,
+			&i.Encoding,
+			&i.AnsweredBy,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.DltTemplateID,
+			&i.ReplyTo,
 		); err != nil {
 			return nil, err
 		}

@@ -32,25 +32,6 @@ func (q *Queries) CheckinCancelAllForSurvivor(ctx context.Context, arg CheckinCa
 	return result.RowsAffected(), nil
 }
 
-const checkinCancelFuture = `-- name: CheckinCancelFuture :execrows
-UPDATE checkins SET state = 'cancelled', reason = $1, updated_at = $2
-WHERE survivor_id = $3 AND state = 'scheduled' AND kind = 'cadence' AND due_at > $2
-`
-
-type CheckinCancelFutureParams struct {
-	Reason     *string
-	Now        time.Time
-	SurvivorID uuid.UUID
-}
-
-func (q *Queries) CheckinCancelFuture(ctx context.Context, arg CheckinCancelFutureParams) (int64, error) {
-	result, err := q.db.Exec(ctx, checkinCancelFuture, arg.Reason, arg.Now, arg.SurvivorID)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
 const checkinClaimDue = `-- name: CheckinClaimDue :many
 WITH due AS (
     SELECT d.id FROM checkins d
@@ -219,6 +200,26 @@ func (q *Queries) CheckinCreate(ctx context.Context, arg CheckinCreateParams) (C
 	return i, err
 }
 
+const checkinDeleteFuture = `-- name: CheckinDeleteFuture :execrows
+DELETE FROM checkins
+WHERE survivor_id = $1 AND state = 'scheduled' AND kind = 'cadence' AND due_at > $2
+`
+
+type CheckinDeleteFutureParams struct {
+	SurvivorID uuid.UUID
+	Now        time.Time
+}
+
+// CheckinDeleteFuture removes the cadence's occurrences not yet handed to
+// the sender, for a new cadence to replace: nothing references them yet.
+func (q *Queries) CheckinDeleteFuture(ctx context.Context, arg CheckinDeleteFutureParams) (int64, error) {
+	result, err := q.db.Exec(ctx, checkinDeleteFuture, arg.SurvivorID, arg.Now)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const checkinDeliveryFailed = `-- name: CheckinDeliveryFailed :exec
 UPDATE checkins SET delivery_failed_at = coalesce(delivery_failed_at, $1::timestamptz), updated_at = $1::timestamptz
 WHERE id = $2 AND state = 'sent'
@@ -357,7 +358,7 @@ SELECT c.id, c.state, c.channel, c.survivor_id,
                  FROM contact_windows w WHERE w.survivor_id = s.id), '[]')::jsonb AS windows,
        ARRAY(SELECT x.ch FROM (SELECT DISTINCT ON (cr_ch) cr_ch AS ch, cr.action
                                FROM consent_records cr, unnest(cr.channels) AS cr_ch
-                               WHERE cr.survivor_id = s.id ORDER BY cr_ch, cr.id DESC) x
+                               WHERE cr.survivor_id = s.id ORDER BY cr_ch, cr.recorded_at DESC, cr.id DESC) x
              WHERE x.action = 'give')::text[] AS consented
 FROM checkins c JOIN survivors s ON s.id = c.survivor_id
 WHERE c.id = $1

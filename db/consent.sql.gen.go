@@ -12,30 +12,37 @@ import (
 	"github.com/google/uuid"
 )
 
-const consentCurrent = `-- name: ConsentCurrent :many
-SELECT DISTINCT ON (ch) ch::text AS channel, action
+const consentLatest = `-- name: ConsentLatest :many
+SELECT DISTINCT ON (ch) ch::text AS channel, action, source, recorded_at
 FROM consent_records, unnest(channels) AS ch
 WHERE survivor_id = $1
-ORDER BY ch, id DESC
+ORDER BY ch, recorded_at DESC, id DESC
 `
 
-type ConsentCurrentRow struct {
-	Channel string
-	Action  string
+type ConsentLatestRow struct {
+	Channel    string
+	Action     string
+	Source     string
+	RecordedAt time.Time
 }
 
-// ConsentCurrent gives the latest action per channel: a channel is consented
+// ConsentLatest gives each channel's latest record: a channel is consented
 // when its latest record is a 'give'.
-func (q *Queries) ConsentCurrent(ctx context.Context, survivorID uuid.UUID) ([]ConsentCurrentRow, error) {
-	rows, err := q.db.Query(ctx, consentCurrent, survivorID)
+func (q *Queries) ConsentLatest(ctx context.Context, survivorID uuid.UUID) ([]ConsentLatestRow, error) {
+	rows, err := q.db.Query(ctx, consentLatest, survivorID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ConsentCurrentRow{}
+	items := []ConsentLatestRow{}
 	for rows.Next() {
-		var i ConsentCurrentRow
-		if err := rows.Scan(&i.Channel, &i.Action); err != nil {
+		var i ConsentLatestRow
+		if err := rows.Scan(
+			&i.Channel,
+			&i.Action,
+			&i.Source,
+			&i.RecordedAt,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -47,9 +54,14 @@ func (q *Queries) ConsentCurrent(ctx context.Context, survivorID uuid.UUID) ([]C
 }
 
 const consentRecordCreate = `-- name: ConsentRecordCreate :one
-INSERT INTO consent_records (survivor_id, action, channels, method, source, recorded_by, recorded_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, survivor_id, action, channels, method, source, recorded_by, recorded_at, created_at
+
+INSERT INTO consent_records (survivor_id, action, channels, method, source, recorded_by, recorded_at, note_enc)
+VALUES ($1, $2, $3, $4, $5, $6,
+        greatest($7::timestamptz,
+                 (SELECT max(p.recorded_at) FROM consent_records p
+                  WHERE p.survivor_id = $1 AND p.channels && $3::text[])),
+        $8)
+RETURNING id, survivor_id, action, channels, method, source, recorded_by, recorded_at, created_at, note_enc
 `
 
 type ConsentRecordCreateParams struct {
@@ -60,8 +72,15 @@ type ConsentRecordCreateParams struct {
 	Source     string
 	RecordedBy *uuid.UUID
 	RecordedAt time.Time
+	NoteEnc    []byte
 }
 
+// A consent record takes effect at recorded_at: the current consent for a
+// channel is its record with the latest recorded_at (ties: the later row).
+// No record may predate the latest one for its channels: staff records
+// that would are refused before they get here, and records made by the
+// system (a survivor's STOP or START, a carrier block) are moved up to it,
+// so a STOP that raced a staff member's edit still has the last word.
 func (q *Queries) ConsentRecordCreate(ctx context.Context, arg ConsentRecordCreateParams) (ConsentRecord, error) {
 	row := q.db.QueryRow(ctx, consentRecordCreate,
 		arg.SurvivorID,
@@ -71,6 +90,7 @@ func (q *Queries) ConsentRecordCreate(ctx context.Context, arg ConsentRecordCrea
 		arg.Source,
 		arg.RecordedBy,
 		arg.RecordedAt,
+		arg.NoteEnc,
 	)
 	var i ConsentRecord
 	err := row.Scan(
@@ -83,12 +103,13 @@ func (q *Queries) ConsentRecordCreate(ctx context.Context, arg ConsentRecordCrea
 		&i.RecordedBy,
 		&i.RecordedAt,
 		&i.CreatedAt,
+		&i.NoteEnc,
 	)
 	return i, err
 }
 
 const consentRecordList = `-- name: ConsentRecordList :many
-SELECT id, survivor_id, action, channels, method, source, recorded_by, recorded_at, created_at FROM consent_records WHERE survivor_id = $1 ORDER BY id
+SELECT id, survivor_id, action, channels, method, source, recorded_by, recorded_at, created_at, note_enc FROM consent_records WHERE survivor_id = $1 ORDER BY recorded_at, id
 `
 
 func (q *Queries) ConsentRecordList(ctx context.Context, survivorID uuid.UUID) ([]ConsentRecord, error) {
@@ -110,6 +131,7 @@ func (q *Queries) ConsentRecordList(ctx context.Context, survivorID uuid.UUID) (
 			&i.RecordedBy,
 			&i.RecordedAt,
 			&i.CreatedAt,
+			&i.NoteEnc,
 		); err != nil {
 			return nil, err
 		}

@@ -70,7 +70,7 @@ func (q *Queries) CheckinAwaitingReply(ctx context.Context, arg CheckinAwaitingR
 }
 
 const messageGetForAssess = `-- name: MessageGetForAssess :one
-SELECT m.id, m.direction, m.channel, m.survivor_id, m.staff_id, m.checkin_id, m.alert_id, m.purpose, m.peer_hash, m.peer_enc, m.body_enc, m.template, m.language, m.provider, m.provider_sid, m.status, m.error_code, m.error_message, m.segments, m.encoding, m.answered_by, m.created_at, m.updated_at, m.dlt_template_id, s.duress_enc, s.language AS survivor_language, s.status AS survivor_status
+SELECT m.id, m.direction, m.channel, m.survivor_id, m.staff_id, m.checkin_id, m.alert_id, m.purpose, m.peer_hash, m.peer_enc, m.body_enc, m.template, m.language, m.provider, m.provider_sid, m.status, m.error_code, m.error_message, m.segments, m.encoding, m.answered_by, m.created_at, m.updated_at, m.dlt_template_id, m.reply_to, s.duress_enc, s.language AS survivor_language, s.status AS survivor_status, s.timezone AS survivor_timezone
 FROM messages m JOIN survivors s ON s.id = m.survivor_id
 WHERE m.id = $1
 `
@@ -100,9 +100,11 @@ type MessageGetForAssessRow struct {
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 	DltTemplateID    *string
+	ReplyTo          *int64
 	DuressEnc        []byte
 	SurvivorLanguage string
 	SurvivorStatus   string
+	SurvivorTimezone string
 }
 
 func (q *Queries) MessageGetForAssess(ctx context.Context, id int64) (MessageGetForAssessRow, error) {
@@ -133,15 +135,17 @@ func (q *Queries) MessageGetForAssess(ctx context.Context, id int64) (MessageGet
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DltTemplateID,
+		&i.ReplyTo,
 		&i.DuressEnc,
 		&i.SurvivorLanguage,
 		&i.SurvivorStatus,
+		&i.SurvivorTimezone,
 	)
 	return i, err
 }
 
 const messageListUnmatched = `-- name: MessageListUnmatched :many
-SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id FROM messages
+SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id, reply_to FROM messages
 WHERE direction = 'in' AND survivor_id IS NULL AND staff_id IS NULL
 ORDER BY id DESC
 LIMIT $1
@@ -181,6 +185,7 @@ func (q *Queries) MessageListUnmatched(ctx context.Context, lim int32) ([]Messag
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.DltTemplateID,
+			&i.ReplyTo,
 		); err != nil {
 			return nil, err
 		}
@@ -357,7 +362,7 @@ const survivorForReply = `-- name: SurvivorForReply :one
 SELECT s.id, s.language, s.channels, s.duress_enc,
        coalesce((SELECT cr.action = 'give' FROM consent_records cr
                  WHERE cr.survivor_id = s.id AND 'sms' = ANY(cr.channels)
-                 ORDER BY cr.id DESC LIMIT 1), false)::bool AS sms_consent
+                 ORDER BY cr.recorded_at DESC, cr.id DESC LIMIT 1), false)::bool AS sms_consent
 FROM survivors s
 WHERE s.phone_hash = $1 AND s.status = 'active'
 `

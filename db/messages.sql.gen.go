@@ -40,7 +40,7 @@ INSERT INTO messages (direction, channel, survivor_id, staff_id, checkin_id, ale
 VALUES ($1, $2, $3, $4, $5, $6, $7,
         $8, $9, $10, $11, $12, $13, $14,
         $15, $16, $17, $18, $18)
-RETURNING id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id
+RETURNING id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id, reply_to
 `
 
 type MessageCreateParams struct {
@@ -111,6 +111,7 @@ func (q *Queries) MessageCreate(ctx context.Context, arg MessageCreateParams) (M
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DltTemplateID,
+		&i.ReplyTo,
 	)
 	return i, err
 }
@@ -138,7 +139,7 @@ func (q *Queries) MessageFailed(ctx context.Context, arg MessageFailedParams) er
 }
 
 const messageGet = `-- name: MessageGet :one
-SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id FROM messages WHERE id = $1
+SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id, reply_to FROM messages WHERE id = $1
 `
 
 func (q *Queries) MessageGet(ctx context.Context, id int64) (Message, error) {
@@ -169,12 +170,13 @@ func (q *Queries) MessageGet(ctx context.Context, id int64) (Message, error) {
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DltTemplateID,
+		&i.ReplyTo,
 	)
 	return i, err
 }
 
 const messageGetBySID = `-- name: MessageGetBySID :one
-SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id FROM messages WHERE provider_sid = $1::text
+SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id, reply_to FROM messages WHERE provider_sid = $1::text
 `
 
 func (q *Queries) MessageGetBySID(ctx context.Context, providerSid string) (Message, error) {
@@ -205,12 +207,13 @@ func (q *Queries) MessageGetBySID(ctx context.Context, providerSid string) (Mess
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DltTemplateID,
+		&i.ReplyTo,
 	)
 	return i, err
 }
 
 const messageListForCheckin = `-- name: MessageListForCheckin :many
-SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id FROM messages WHERE checkin_id = $1::uuid AND direction = 'out' ORDER BY id
+SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id, reply_to FROM messages WHERE checkin_id = $1::uuid AND direction = 'out' ORDER BY id
 `
 
 func (q *Queries) MessageListForCheckin(ctx context.Context, checkinID uuid.UUID) ([]Message, error) {
@@ -247,6 +250,7 @@ func (q *Queries) MessageListForCheckin(ctx context.Context, checkinID uuid.UUID
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.DltTemplateID,
+			&i.ReplyTo,
 		); err != nil {
 			return nil, err
 		}

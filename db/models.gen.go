@@ -87,6 +87,7 @@ type ConsentRecord struct {
 	RecordedBy *uuid.UUID
 	RecordedAt time.Time
 	CreatedAt  time.Time
+	NoteEnc    []byte
 }
 
 type ContactWindow struct {
@@ -131,6 +132,7 @@ type Message struct {
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	DltTemplateID *string
+	ReplyTo       *int64
 }
 
 type Response struct {
@@ -181,4 +183,5 @@ type Survivor struct {
 	EnrolledAt            time.Time
 	UpdatedAt             time.Time
 	ErasedAt              *time.Time
+	CaseCode              string
 }

@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -53,12 +54,53 @@ func (q *Queries) StaffCreate(ctx context.Context, arg StaffCreateParams) (Staff
 	return i, err
 }
 
+const staffDeactivate = `-- name: StaffDeactivate :execrows
+UPDATE staff SET deactivated_at = $1 WHERE id = $2 AND deactivated_at IS NULL
+`
+
+type StaffDeactivateParams struct {
+	Now *time.Time
+	ID  uuid.UUID
+}
+
+func (q *Queries) StaffDeactivate(ctx context.Context, arg StaffDeactivateParams) (int64, error) {
+	result, err := q.db.Exec(ctx, staffDeactivate, arg.Now, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const staffGet = `-- name: StaffGet :one
 SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at FROM staff WHERE id = $1 AND deactivated_at IS NULL
 `
 
 func (q *Queries) StaffGet(ctx context.Context, id uuid.UUID) (Staff, error) {
 	row := q.db.QueryRow(ctx, staffGet, id)
+	var i Staff
+	err := row.Scan(
+		&i.ID,
+		&i.NameEnc,
+		&i.Role,
+		&i.SupervisorID,
+		&i.Language,
+		&i.PhoneEnc,
+		&i.PhoneHash,
+		&i.TokenHash,
+		&i.CreatedAt,
+		&i.DeactivatedAt,
+	)
+	return i, err
+}
+
+const staffGetAny = `-- name: StaffGetAny :one
+SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at FROM staff WHERE id = $1
+`
+
+// StaffGetAny reads a staff member whether active or not (alert routing
+// needs a deactivated caseworker's supervisor).
+func (q *Queries) StaffGetAny(ctx context.Context, id uuid.UUID) (Staff, error) {
+	row := q.db.QueryRow(ctx, staffGetAny, id)
 	var i Staff
 	err := row.Scan(
 		&i.ID,
@@ -119,6 +161,28 @@ func (q *Queries) StaffGetByTokenHash(ctx context.Context, tokenHash []byte) (St
 	return i, err
 }
 
+const staffGetForUpdate = `-- name: StaffGetForUpdate :one
+SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at FROM staff WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) StaffGetForUpdate(ctx context.Context, id uuid.UUID) (Staff, error) {
+	row := q.db.QueryRow(ctx, staffGetForUpdate, id)
+	var i Staff
+	err := row.Scan(
+		&i.ID,
+		&i.NameEnc,
+		&i.Role,
+		&i.SupervisorID,
+		&i.Language,
+		&i.PhoneEnc,
+		&i.PhoneHash,
+		&i.TokenHash,
+		&i.CreatedAt,
+		&i.DeactivatedAt,
+	)
+	return i, err
+}
+
 const staffList = `-- name: StaffList :many
 SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at FROM staff WHERE deactivated_at IS NULL ORDER BY created_at, id
 `
@@ -152,6 +216,23 @@ func (q *Queries) StaffList(ctx context.Context) ([]Staff, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const staffSetToken = `-- name: StaffSetToken :execrows
+UPDATE staff SET token_hash = $1 WHERE id = $2 AND deactivated_at IS NULL
+`
+
+type StaffSetTokenParams struct {
+	TokenHash []byte
+	ID        uuid.UUID
+}
+
+func (q *Queries) StaffSetToken(ctx context.Context, arg StaffSetTokenParams) (int64, error) {
+	result, err := q.db.Exec(ctx, staffSetToken, arg.TokenHash, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const staffUpsertDemo = `-- name: StaffUpsertDemo :one

@@ -14,14 +14,16 @@ import (
 
 const survivorCreate = `-- name: SurvivorCreate :one
 
-INSERT INTO survivors (reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id,
+INSERT INTO survivors (case_code, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id,
                        response_window_minutes, enrolled_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-        coalesce($9::int, 1440), $10, $10)
-RETURNING id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+        coalesce($10::int, 1440), $11, $11)
+ON CONFLICT (case_code) DO NOTHING
+RETURNING id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at, case_code
 `
 
 type SurvivorCreateParams struct {
+	CaseCode              string
 	ReferenceEnc          []byte
 	PhoneEnc              []byte
 	PhoneHash             []byte
@@ -36,8 +38,11 @@ type SurvivorCreateParams struct {
 
 // Survivors are always read through a viewer's scope: an admin sees every
 // active survivor, a supervisor their team's, a caseworker their own.
+// SurvivorCreate inserts nothing (no row) when the case code is taken:
+// the caller draws another.
 func (q *Queries) SurvivorCreate(ctx context.Context, arg SurvivorCreateParams) (Survivor, error) {
 	row := q.db.QueryRow(ctx, survivorCreate,
+		arg.CaseCode,
 		arg.ReferenceEnc,
 		arg.PhoneEnc,
 		arg.PhoneHash,
@@ -65,6 +70,7 @@ func (q *Queries) SurvivorCreate(ctx context.Context, arg SurvivorCreateParams) 
 		&i.EnrolledAt,
 		&i.UpdatedAt,
 		&i.ErasedAt,
+		&i.CaseCode,
 	)
 	return i, err
 }
@@ -111,6 +117,15 @@ func (q *Queries) SurvivorEraseAlertNotes(ctx context.Context, survivorID uuid.U
 	return err
 }
 
+const survivorEraseConsentNotes = `-- name: SurvivorEraseConsentNotes :exec
+UPDATE consent_records SET note_enc = NULL WHERE survivor_id = $1
+`
+
+func (q *Queries) SurvivorEraseConsentNotes(ctx context.Context, survivorID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, survivorEraseConsentNotes, survivorID)
+	return err
+}
+
 const survivorEraseMessages = `-- name: SurvivorEraseMessages :exec
 UPDATE messages SET peer_enc = NULL, peer_hash = NULL, body_enc = NULL, updated_at = $1
 WHERE survivor_id = $2::uuid
@@ -136,7 +151,7 @@ func (q *Queries) SurvivorEraseResponses(ctx context.Context, survivorID uuid.UU
 }
 
 const survivorGet = `-- name: SurvivorGet :one
-SELECT id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at FROM survivors WHERE id = $1
+SELECT id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at, case_code FROM survivors WHERE id = $1
 `
 
 func (q *Queries) SurvivorGet(ctx context.Context, id uuid.UUID) (Survivor, error) {
@@ -157,12 +172,13 @@ func (q *Queries) SurvivorGet(ctx context.Context, id uuid.UUID) (Survivor, erro
 		&i.EnrolledAt,
 		&i.UpdatedAt,
 		&i.ErasedAt,
+		&i.CaseCode,
 	)
 	return i, err
 }
 
 const survivorGetForUpdate = `-- name: SurvivorGetForUpdate :one
-SELECT id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at FROM survivors WHERE id = $1 FOR UPDATE
+SELECT id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at, case_code FROM survivors WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) SurvivorGetForUpdate(ctx context.Context, id uuid.UUID) (Survivor, error) {
@@ -183,12 +199,13 @@ func (q *Queries) SurvivorGetForUpdate(ctx context.Context, id uuid.UUID) (Survi
 		&i.EnrolledAt,
 		&i.UpdatedAt,
 		&i.ErasedAt,
+		&i.CaseCode,
 	)
 	return i, err
 }
 
 const survivorGetScoped = `-- name: SurvivorGetScoped :one
-SELECT s.id, s.reference_enc, s.phone_enc, s.phone_hash, s.duress_enc, s.language, s.channels, s.timezone, s.caseworker_id, s.response_window_minutes, s.status, s.enrolled_at, s.updated_at, s.erased_at FROM survivors s
+SELECT s.id, s.reference_enc, s.phone_enc, s.phone_hash, s.duress_enc, s.language, s.channels, s.timezone, s.caseworker_id, s.response_window_minutes, s.status, s.enrolled_at, s.updated_at, s.erased_at, s.case_code FROM survivors s
 WHERE s.id = $1 AND s.status = 'active'
   AND ($2::text = 'admin'
        OR s.caseworker_id = $3::uuid
@@ -220,12 +237,13 @@ func (q *Queries) SurvivorGetScoped(ctx context.Context, arg SurvivorGetScopedPa
 		&i.EnrolledAt,
 		&i.UpdatedAt,
 		&i.ErasedAt,
+		&i.CaseCode,
 	)
 	return i, err
 }
 
 const survivorListScoped = `-- name: SurvivorListScoped :many
-SELECT s.id, s.reference_enc, s.phone_enc, s.phone_hash, s.duress_enc, s.language, s.channels, s.timezone, s.caseworker_id, s.response_window_minutes, s.status, s.enrolled_at, s.updated_at, s.erased_at FROM survivors s
+SELECT s.id, s.reference_enc, s.phone_enc, s.phone_hash, s.duress_enc, s.language, s.channels, s.timezone, s.caseworker_id, s.response_window_minutes, s.status, s.enrolled_at, s.updated_at, s.erased_at, s.case_code FROM survivors s
 WHERE s.status = 'active'
   AND ($1::text = 'admin'
        OR s.caseworker_id = $2::uuid
@@ -272,6 +290,7 @@ func (q *Queries) SurvivorListScoped(ctx context.Context, arg SurvivorListScoped
 			&i.EnrolledAt,
 			&i.UpdatedAt,
 			&i.ErasedAt,
+			&i.CaseCode,
 		); err != nil {
 			return nil, err
 		}
@@ -295,7 +314,7 @@ UPDATE survivors SET
     caseworker_id = $8,
     updated_at = $9
 WHERE id = $10 AND status = 'active'
-RETURNING id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at
+RETURNING id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at, case_code
 `
 
 type SurvivorUpdateParams struct {
@@ -340,6 +359,7 @@ func (q *Queries) SurvivorUpdate(ctx context.Context, arg SurvivorUpdateParams) 
 		&i.EnrolledAt,
 		&i.UpdatedAt,
 		&i.ErasedAt,
+		&i.CaseCode,
 	)
 	return i, err
 }

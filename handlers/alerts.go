@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 type AlertJSON struct {
 	ID              uuid.UUID       `json:"id"`
 	SurvivorID      uuid.UUID       `json:"survivor_id"`
+	CaseCode        string          `json:"case_code"`
 	Reference       string          `json:"reference"`
 	CaseworkerID    *uuid.UUID      `json:"caseworker_id"`
 	Kind            string          `json:"kind"`
@@ -66,6 +68,7 @@ func (s *Server) alertBase(ctx context.Context, q *db.Queries, a db.Alert) (Aler
 	if err != nil {
 		return out, err
 	}
+	out.CaseCode = sv.CaseCode
 	if sv.ReferenceEnc != nil {
 		if out.Reference, err = s.Keyring.OpenString(crypt.SurvivorReference, sv.ReferenceEnc); err != nil {
 			return out, err
@@ -99,18 +102,33 @@ func (s *Server) alertList(c echo.Context) error {
 		}
 		p.Lim = int32(n)
 	}
-	q := s.queries()
-	rows, err := q.AlertListScoped(ctx, p)
-	if err != nil {
-		return err
-	}
-	out := make([]AlertJSON, 0, len(rows))
-	for _, a := range rows {
-		j, err := s.alertBase(ctx, q, a)
+	var out []AlertJSON
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		rows, err := q.AlertListScoped(ctx, p)
 		if err != nil {
 			return err
 		}
-		out = append(out, j)
+		out = make([]AlertJSON, 0, len(rows))
+		survivors := make([]uuid.UUID, 0, len(rows))
+		for _, a := range rows {
+			j, err := s.alertBase(ctx, q, a)
+			if err != nil {
+				return err
+			}
+			out = append(out, j)
+			if !slices.Contains(survivors, a.SurvivorID) {
+				survivors = append(survivors, a.SurvivorID)
+			}
+		}
+		if len(survivors) == 0 {
+			return nil
+		}
+		// A list shows each survivor's case and reference: on record.
+		return q.AuditLogCreateMany(ctx, db.AuditLogCreateManyParams{StaffID: &v.ID, Action: "alert.list", SurvivorIds: survivors})
+	})
+	if err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"alerts": out})
 }
@@ -201,7 +219,10 @@ func (s *Server) alertAcknowledge(c echo.Context) error {
 			}
 			return err
 		}
-		return jobs.AlertEvent(ctx, q, a.ID, "acknowledged", &v.ID, map[string]any{"via": "api"}, now)
+		if err := jobs.AlertEvent(ctx, q, a.ID, "acknowledged", &v.ID, map[string]any{"via": "api"}, now); err != nil {
+			return err
+		}
+		return audit(ctx, q, v.ID, "alert.acknowledge", &a.SurvivorID, map[string]any{"alert_id": a.ID, "via": "api"})
 	})
 	if err != nil {
 		return err
@@ -237,7 +258,10 @@ func (s *Server) alertResolve(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return jobs.AlertEvent(ctx, q, a.ID, "resolved", &v.ID, nil, now)
+		if err := jobs.AlertEvent(ctx, q, a.ID, "resolved", &v.ID, nil, now); err != nil {
+			return err
+		}
+		return audit(ctx, q, v.ID, "alert.resolve", &a.SurvivorID, map[string]any{"alert_id": a.ID})
 	})
 	if err != nil {
 		return err

@@ -165,7 +165,7 @@ func (s *Server) ReceiveSMS(ctx context.Context, in InboundSMS) (string, error) 
 		}
 		switch {
 		case params.SurvivorID != nil:
-			answer, err = s.survivorReply(ctx, tx, q, sv, in.Body, msgID, now)
+			answer, err = s.survivorReply(ctx, tx, q, sv, in, msgID, now)
 		case staff != nil:
 			answer, err = s.staffReply(ctx, q, *staff, in.Body, now)
 		}
@@ -177,11 +177,18 @@ func (s *Server) ReceiveSMS(ctx context.Context, in InboundSMS) (string, error) 
 	return answer, nil
 }
 
+// answerLate is how long after a text arrived its answer may still go out
+// as a text of its own, when the webhook could not answer at once (the
+// text was spooled): later, "thank you" would puzzle more than help.
+const answerLate = 15 * time.Minute
+
 // survivorReply handles a survivor's text inside the receiving
 // transaction: what must happen at once (STOP, START) happens here; the
 // assessment job, inserted in the same transaction, does the rest and
-// records the answer sent.
-func (s *Server) survivorReply(ctx context.Context, tx pgx.Tx, q *db.Queries, sv db.SurvivorForReplyRow, body string, msgID int64, now time.Time) (string, error) {
+// records the answer sent. A text replayed from the spool is not answered
+// in TwiML (Twilio was answered long ago, with nothing): its answer goes
+// out as a text of its own if there is still time (answerLate).
+func (s *Server) survivorReply(ctx context.Context, tx pgx.Tx, q *db.Queries, sv db.SurvivorForReplyRow, in InboundSMS, msgID int64, now time.Time) (string, error) {
 	duress := ""
 	if sv.DuressEnc != nil {
 		var err error
@@ -189,7 +196,7 @@ func (s *Server) survivorReply(ctx context.Context, tx pgx.Tx, q *db.Queries, sv
 			return "", err
 		}
 	}
-	res := s.Replies.Parse(body, duress)
+	res := s.Replies.Parse(in.Body, duress)
 	var id string
 	switch res.Intent {
 	case reply.OptOut:
@@ -212,13 +219,6 @@ func (s *Server) survivorReply(ctx context.Context, tx pgx.Tx, q *db.Queries, sv
 			id = replyFor[res.Intent]
 		}
 	}
-	text := ""
-	if id != "" {
-		var err error
-		if text, err = s.Catalog.Text(sv.Language, id, nil); err != nil {
-			return "", err
-		}
-	}
 	// A "3" or the duress word must not wait behind a thousand "1"s.
 	priority := 3
 	switch {
@@ -227,20 +227,46 @@ func (s *Server) survivorReply(ctx context.Context, tx pgx.Tx, q *db.Queries, sv
 	case res.Intent == reply.CallMe || len(res.Danger) > 0:
 		priority = 2
 	}
+	if in.Spooled {
+		// Only what is sent goes on record: the answer job records its
+		// own text when (and if) it goes out.
+		if id != "" && s.now().Sub(now) <= answerLate {
+			args := jobs.ReplyAnswerArgs{MessageID: msgID, Answer: id, Deadline: now.Add(answerLate)}
+			if _, err := s.River.InsertTx(ctx, tx, args, &river.InsertOpts{Priority: priority}); err != nil {
+				return "", fmt.Errorf("enqueue answer: %w", err)
+			}
+		}
+		id = ""
+	}
+	text := ""
+	if id != "" {
+		var err error
+		if text, err = s.Catalog.Text(sv.Language, id, nil); err != nil {
+			return "", err
+		}
+	}
 	if _, err := s.River.InsertTx(ctx, tx, jobs.ReplyAssessArgs{MessageID: msgID, Answer: id}, &river.InsertOpts{Priority: priority}); err != nil {
 		return "", fmt.Errorf("enqueue assessment: %w", err)
 	}
 	return text, nil
 }
 
+// recordConsent records the survivor's own STOP or START. The survivor's
+// row is locked first, as every consent change does: the record then
+// lands after (and, taking effect no earlier than, see
+// ConsentRecordCreate) any staff change made meanwhile.
 func (s *Server) recordConsent(ctx context.Context, q *db.Queries, id uuid.UUID, action string, now time.Time) error {
+	if _, err := q.SurvivorGetForUpdate(ctx, id); err != nil {
+		return err
+	}
 	_, err := q.ConsentRecordCreate(ctx, db.ConsentRecordCreateParams{
 		SurvivorID: id, Action: action, Channels: []string{"sms"}, Method: "sms_keyword", Source: "survivor", RecordedAt: now,
 	})
 	return err
 }
 
-// staffReply handles "ACK 123456" from a staff member's registered phone.
+// staffReply handles "ACK 123456" from an active staff member's registered
+// phone (a deactivated member's phone is matched to nobody).
 func (s *Server) staffReply(ctx context.Context, q *db.Queries, st db.Staff, body string, now time.Time) (string, error) {
 	m := ackPattern.FindStringSubmatch(body)
 	if m == nil {
@@ -254,8 +280,9 @@ func (s *Server) staffReply(ctx context.Context, q *db.Queries, st db.Staff, bod
 	if err != nil {
 		return "", err
 	}
-	// Only someone who may see the alert can acknowledge it; to anyone
-	// else the code does not exist.
+	// Only someone who may see the alert now (through the survivor's
+	// current assignment) can acknowledge it; to anyone else the code
+	// does not exist.
 	if _, err := q.AlertGetScoped(ctx, db.AlertGetScopedParams{ID: alert.ID, ViewerRole: st.Role, ViewerID: st.ID}); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return text(locales.AlertAckUnknown, nil)
@@ -268,17 +295,14 @@ func (s *Server) staffReply(ctx context.Context, q *db.Queries, st db.Staff, bod
 	if err := jobs.AlertEvent(ctx, q, alert.ID, "acknowledged", &st.ID, map[string]any{"via": "sms"}, now); err != nil {
 		return "", err
 	}
+	if err := audit(ctx, q, st.ID, "alert.acknowledge", &alert.SurvivorID, map[string]any{"alert_id": alert.ID, "via": "sms"}); err != nil {
+		return "", err
+	}
 	sv, err := q.SurvivorGet(ctx, alert.SurvivorID)
 	if err != nil {
 		return "", err
 	}
-	ref := "—"
-	if sv.ReferenceEnc != nil {
-		if ref, err = s.Keyring.OpenString(crypt.SurvivorReference, sv.ReferenceEnc); err != nil {
-			return "", err
-		}
-	}
-	return text(locales.AlertAckConfirm, map[string]any{"Case": ref})
+	return text(locales.AlertAckConfirm, map[string]any{"Case": sv.CaseCode})
 }
 
 // devInbound simulates a text from a phone (dev provider only), through

@@ -2,18 +2,22 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
 	"saathi/db"
 	"saathi/db/crypt"
 	"saathi/db/phone"
+	"saathi/jobs"
 	"saathi/locales"
 )
 
@@ -90,7 +94,7 @@ func CreateStaff(ctx context.Context, pool *pgxpool.Pool, kr *crypt.Keyring, in 
 	params.TokenHash = hash
 	staff, err := q.StaffCreate(ctx, params)
 	if err != nil {
-		if db.IsUniqueViolation(err, "staff_phone_hash_key") {
+		if db.IsUniqueViolation(err, "staff_phone_hash_active") {
 			return StaffJSON{}, invalid("phone", "another staff member has this number")
 		}
 		return StaffJSON{}, err
@@ -152,4 +156,108 @@ func (s *Server) staffList(c echo.Context) error {
 		out = append(out, j)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"staff": out})
+}
+
+// ErrStaffDeactivated is the answer for acting on a deactivated member.
+var ErrStaffDeactivated = &Problem{Status: http.StatusConflict, Message: "this staff member is deactivated"}
+
+// RotateToken gives a staff member a new API token, shown once; the old
+// one stops working at once. actor is the admin doing it (nil: the CLI).
+// It is audited.
+func RotateToken(ctx context.Context, pool *pgxpool.Pool, actor *uuid.UUID, id uuid.UUID) (string, error) {
+	token, hash := NewToken()
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		st, err := q.StaffGetForUpdate(ctx, id)
+		if err != nil {
+			return db.NotFound(err)
+		}
+		if st.DeactivatedAt != nil {
+			return ErrStaffDeactivated
+		}
+		if _, err := q.StaffSetToken(ctx, db.StaffSetTokenParams{ID: id, TokenHash: hash}); err != nil {
+			return err
+		}
+		return staffAudit(ctx, q, actor, "staff.token.rotate", id)
+	})
+	if err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// DeactivateStaff ends a staff member's access at once: their tokens stop
+// working, they are texted no alerts and their ACKs match nothing. Their
+// survivors stay assigned to them until reassigned; meanwhile those
+// survivors' alerts go to their supervisor (or the admins), and the open
+// ones are sent there now. actor is the admin doing it (nil: the CLI); an
+// admin cannot deactivate themselves. It is audited.
+func DeactivateStaff(ctx context.Context, pool *pgxpool.Pool, ins jobs.Inserter, deps *jobs.Deps, actor *uuid.UUID, id uuid.UUID, now time.Time) error {
+	if actor != nil && *actor == id {
+		return &Problem{Status: http.StatusConflict, Message: "you cannot deactivate yourself"}
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		st, err := q.StaffGetForUpdate(ctx, id)
+		if err != nil {
+			return db.NotFound(err)
+		}
+		if st.DeactivatedAt != nil {
+			return ErrStaffDeactivated
+		}
+		if _, err := q.StaffDeactivate(ctx, db.StaffDeactivateParams{ID: id, Now: &now}); err != nil {
+			return err
+		}
+		if err := jobs.RenotifyCaseworker(ctx, deps, ins, tx, id, "caseworker_deactivated", actor, now); err != nil {
+			return err
+		}
+		return staffAudit(ctx, q, actor, "staff.deactivate", id)
+	})
+}
+
+// staffAudit records an action on a staff member's account.
+func staffAudit(ctx context.Context, q *db.Queries, actor *uuid.UUID, action string, target uuid.UUID) error {
+	detail := map[string]any{"staff_id": target}
+	if actor == nil {
+		detail["via"] = "cli"
+	}
+	raw, err := json.Marshal(detail)
+	if err != nil {
+		return err
+	}
+	return q.AuditLogCreate(ctx, db.AuditLogCreateParams{StaffID: actor, Action: action, Detail: raw})
+}
+
+// staffTarget is the staff member a route names; an unknown ID is a 404.
+func staffTarget(c echo.Context) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return uuid.UUID{}, errNotFound
+	}
+	return id, nil
+}
+
+func (s *Server) staffRotateToken(c echo.Context) error {
+	id, err := staffTarget(c)
+	if err != nil {
+		return err
+	}
+	v := viewerOf(c)
+	token, err := RotateToken(c.Request().Context(), s.Pool, &v.ID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"id": id, "token": token})
+}
+
+func (s *Server) staffDeactivate(c echo.Context) error {
+	id, err := staffTarget(c)
+	if err != nil {
+		return err
+	}
+	v := viewerOf(c)
+	if err := DeactivateStaff(c.Request().Context(), s.Pool, s.River, s.jobDeps(), &v.ID, id, s.now()); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }

@@ -18,6 +18,7 @@ import (
 	"saathi/db"
 	"saathi/db/crypt"
 	"saathi/db/phone"
+	"saathi/jobs"
 	"saathi/jobs/reply"
 	"saathi/jobs/schedule"
 	"saathi/locales"
@@ -33,7 +34,11 @@ const DefaultTimezone = "Asia/Kolkata"
 var DefaultCadence = schedule.Cadence{Phases: []schedule.Phase{{EveryDays: 7, Times: 12}, {EveryDays: 30, Times: 12}}}
 
 // consentMethods are the ways staff record a survivor's consent.
-var consentMethods = []string{"verbal", "written", "electronic", "thumbprint", "phone_call"}
+var consentMethods = []string{"verbal", "written", "electronic", "thumbprint", "phone_call", "in_person"}
+
+// restoreMethods are the ways staff may give consent back after the
+// survivor withdrew it themselves: only by speaking with them.
+var restoreMethods = []string{"in_person", "phone_call"}
 
 // WindowJSON is a contact window on the wire.
 type WindowJSON struct {
@@ -59,6 +64,9 @@ type ConsentInput struct {
 	Channels   []string `json:"channels"`
 	Method     string   `json:"method"`
 	RecordedAt string   `json:"recorded_at,omitempty"`
+	// Note says why (stored encrypted); required when staff give back
+	// consent the survivor withdrew themselves.
+	Note string `json:"note,omitempty"`
 }
 
 // SurvivorInput enrols (POST) or changes (PATCH: only the fields present) a
@@ -88,9 +96,9 @@ type survivorSpec struct {
 }
 
 type consentSpec struct {
-	action, method string
-	channels       []string
-	recordedAt     time.Time
+	action, method, note string
+	channels             []string
+	recordedAt           time.Time
 }
 
 func parseReference(s string) (string, error) {
@@ -101,10 +109,15 @@ func parseReference(s string) (string, error) {
 	return s, nil
 }
 
+// errPhoneUnusable answers a malformed number and a number already
+// enrolled alike, word for word: trying numbers must not tell anyone
+// whether a person is enrolled.
+var errPhoneUnusable = invalid("phone", "not a usable phone number: a valid mobile number (E.164, or 10 digits for India) not already enrolled")
+
 func parsePhone(s string) (string, error) {
 	e164, err := phone.Normalize(s)
 	if err != nil {
-		return "", invalid("phone", "not a valid phone number (E.164, or a 10-digit Indian number)")
+		return "", errPhoneUnusable
 	}
 	return e164, nil
 }
@@ -237,20 +250,68 @@ func parseConsent(field string, in *ConsentInput, channels []string, now time.Ti
 		return nil, invalid(prefix(field, "method"), "must be one of %s", strings.Join(consentMethods, ", "))
 	}
 	out.method = in.Method
+	out.note = strings.TrimSpace(in.Note)
+	if utf8.RuneCountInString(out.note) > 1000 {
+		return nil, invalid(prefix(field, "note"), "must be at most 1000 characters")
+	}
 	out.recordedAt = now
 	if in.RecordedAt != "" {
 		t, err := time.Parse(time.RFC3339, in.RecordedAt)
 		if err != nil {
 			return nil, invalid(prefix(field, "recorded_at"), "must be an RFC 3339 time such as 2026-11-20T10:00:00+05:30")
 		}
-		if t.After(now.Add(5 * time.Minute)) {
+		// Consent takes effect when it was recorded, so a time ahead of
+		// now would outrank a STOP arriving meanwhile. A clock a little
+		// fast is taken as now.
+		if t.After(now.Add(clockSkew)) {
 			return nil, invalid(prefix(field, "recorded_at"), "is in the future")
 		}
 		out.recordedAt = t
+		if t.After(now) {
+			out.recordedAt = now
+		}
 	} else if !needAction {
 		return nil, invalid(prefix(field, "recorded_at"), "when consent was given is required")
 	}
 	return out, nil
+}
+
+// clockSkew is how far ahead of the server's clock a client's "now" may be.
+const clockSkew = time.Minute
+
+// checkConsentChange checks a staff member's consent record against the
+// latest record of each of its channels. A record may not predate them
+// (consent takes effect in the order it was given); a carrier's block can
+// be lifted only by the survivor's own START; and consent the survivor
+// withdrew themselves can be given back only after speaking with them, in
+// person or by phone, with a note saying why. restores reports that last
+// case: it raises an alert for the supervisor to see.
+func checkConsentChange(sp *consentSpec, latest []db.ConsentLatestRow) (restores bool, err error) {
+	for _, l := range latest {
+		if !slices.Contains(sp.channels, l.Channel) {
+			continue
+		}
+		if sp.recordedAt.Before(l.RecordedAt) {
+			return false, invalid("recorded_at", "is before the latest consent record for %s (%s): consent is recorded in the order it was given",
+				l.Channel, l.RecordedAt.UTC().Format(time.RFC3339))
+		}
+		if sp.action != "give" || l.Action != "withdraw" {
+			continue
+		}
+		switch l.Source {
+		case "carrier":
+			return false, invalid("channels", "the phone network blocks texts to this number since the person sent STOP: only they can lift it, by sending START")
+		case "survivor":
+			if !slices.Contains(restoreMethods, sp.method) {
+				return false, invalid("method", "the person withdrew consent themselves: it can be given again only in_person or by phone_call")
+			}
+			if sp.note == "" {
+				return false, invalid("note", "the person withdrew consent themselves: say when and how they asked to be contacted again")
+			}
+			restores = true
+		}
+	}
+	return restores, nil
 }
 
 func prefix(field, name string) string {
@@ -322,8 +383,11 @@ func parseSurvivorCreate(p *reply.Parser, in SurvivorInput, now time.Time) (*sur
 	return &sp, nil
 }
 
-// checkCaseworker confirms id is an active caseworker or supervisor.
-func checkCaseworker(ctx context.Context, q *db.Queries, id uuid.UUID) error {
+// checkAssignable confirms id is an active caseworker or supervisor whom
+// the viewer may give a survivor to: anyone for an admin; for a
+// supervisor, themselves or a member of their own team (a survivor handed
+// to another team would leave their sight and their supervision).
+func checkAssignable(ctx context.Context, q *db.Queries, v viewer, id uuid.UUID) error {
 	st, err := q.StaffGet(ctx, id)
 	if err != nil {
 		if errors.Is(db.NotFound(err), db.ErrNotFound) {
@@ -333,6 +397,9 @@ func checkCaseworker(ctx context.Context, q *db.Queries, id uuid.UUID) error {
 	}
 	if st.Role != RoleCaseworker && st.Role != RoleSupervisor {
 		return invalid("caseworker_id", "must be a caseworker or a supervisor")
+	}
+	if v.Role == RoleSupervisor && st.ID != v.ID && (st.SupervisorID == nil || *st.SupervisorID != v.ID) {
+		return invalid("caseworker_id", "must be you or a member of your team")
 	}
 	return nil
 }
@@ -349,7 +416,7 @@ func (s *Server) survivorCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkCaseworker(ctx, s.queries(), sp.caseworkerID); err != nil {
+	if err := checkAssignable(ctx, s.queries(), v, sp.caseworkerID); err != nil {
 		return err
 	}
 	var id uuid.UUID
@@ -371,11 +438,8 @@ func (s *Server) survivorCreate(c echo.Context) error {
 		if sp.duress != nil && *sp.duress != "" {
 			params.DuressEnc = s.Keyring.SealString(crypt.SurvivorDuress, *sp.duress)
 		}
-		row, err := q.SurvivorCreate(ctx, params)
+		row, err := createWithCaseCode(ctx, q, params)
 		if err != nil {
-			if db.IsUniqueViolation(err, "survivors_phone_hash_active") {
-				return invalid("phone", "a survivor with this number is already enrolled")
-			}
 			return err
 		}
 		id = row.ID
@@ -384,7 +448,7 @@ func (s *Server) survivorCreate(c echo.Context) error {
 		}
 		if _, err := q.ConsentRecordCreate(ctx, db.ConsentRecordCreateParams{
 			SurvivorID: id, Action: "give", Channels: sp.consent.channels, Method: sp.consent.method,
-			Source: "staff", RecordedBy: &v.ID, RecordedAt: sp.consent.recordedAt,
+			Source: "staff", RecordedBy: &v.ID, RecordedAt: sp.consent.recordedAt, NoteEnc: s.sealNote(sp.consent.note),
 		}); err != nil {
 			return err
 		}
@@ -393,6 +457,13 @@ func (s *Server) survivorCreate(c echo.Context) error {
 		}
 		return audit(ctx, q, v.ID, "survivor.create", &id, nil)
 	})
+	if errors.Is(err, errPhoneTaken) {
+		// On record, and answered exactly like a malformed number.
+		if err := audit(ctx, s.queries(), v.ID, "survivor.phone_conflict", nil, nil); err != nil {
+			return err
+		}
+		return errPhoneUnusable
+	}
 	if err != nil {
 		return err
 	}
@@ -401,6 +472,35 @@ func (s *Server) survivorCreate(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, out)
+}
+
+// errPhoneTaken is a phone number another active survivor has: never
+// shown as such (see errPhoneUnusable).
+var errPhoneTaken = errors.New("phone number already enrolled")
+
+// createWithCaseCode inserts a survivor under a fresh case code, drawing
+// again while the code is taken.
+func createWithCaseCode(ctx context.Context, q *db.Queries, p db.SurvivorCreateParams) (db.Survivor, error) {
+	for attempt := 0; ; attempt++ {
+		p.CaseCode = jobs.NewCaseCode(attempt)
+		row, err := q.SurvivorCreate(ctx, p)
+		switch {
+		case err == nil:
+			return row, nil
+		case db.IsUniqueViolation(err, "survivors_phone_hash_active"):
+			return db.Survivor{}, errPhoneTaken
+		case !errors.Is(err, pgx.ErrNoRows) || attempt == 30:
+			return db.Survivor{}, fmt.Errorf("create survivor: %w", err)
+		}
+	}
+}
+
+// sealNote encrypts an optional free-text note.
+func (s *Server) sealNote(note string) []byte {
+	if note == "" {
+		return nil
+	}
+	return s.Keyring.SealString(crypt.ConsentNote, note)
 }
 
 func insertWindows(ctx context.Context, q *db.Queries, id uuid.UUID, ws []schedule.ContactWindow) error {
@@ -422,7 +522,7 @@ func insertWindows(ctx context.Context, q *db.Queries, id uuid.UUID, ws []schedu
 }
 
 // replaceCadence stores a cadence and expands it into scheduled check-ins.
-// An edit cancels the check-ins not yet handed to the sender and schedules
+// An edit deletes the check-ins not yet handed to the sender and schedules
 // the new cadence's occurrences after now: past and in-flight check-ins
 // are never touched, and none is duplicated.
 func replaceCadence(ctx context.Context, q *db.Queries, id uuid.UUID, cad schedule.Cadence, now time.Time, by *uuid.UUID) error {
@@ -438,7 +538,7 @@ func replaceCadence(ctx context.Context, q *db.Queries, id uuid.UUID, cad schedu
 	if err != nil {
 		return err
 	}
-	if _, err := q.CheckinCancelFuture(ctx, db.CheckinCancelFutureParams{SurvivorID: id, Reason: ptr("cadence changed"), Now: now}); err != nil {
+	if _, err := q.CheckinDeleteFuture(ctx, db.CheckinDeleteFutureParams{SurvivorID: id, Now: now}); err != nil {
 		return err
 	}
 	sv, err := q.SurvivorGet(ctx, id)

@@ -22,7 +22,10 @@ import (
 // SurvivorJSON is a survivor as staff see it: the phone masked, the duress
 // word never shown.
 type SurvivorJSON struct {
-	ID             uuid.UUID           `json:"id"`
+	ID uuid.UUID `json:"id"`
+	// CaseCode is the server-assigned code (SA-4821), the only identifier
+	// that goes out in texts to staff phones.
+	CaseCode       string              `json:"case_code"`
 	Reference      string              `json:"reference"`
 	Phone          string              `json:"phone"`
 	Language       string              `json:"language"`
@@ -47,6 +50,7 @@ type ConsentRecordJSON struct {
 	Source     string     `json:"source"`
 	RecordedBy *uuid.UUID `json:"recorded_by,omitempty"`
 	RecordedAt time.Time  `json:"recorded_at"`
+	Note       string     `json:"note,omitempty"`
 }
 
 // CadenceOutJSON is the stored cadence.
@@ -67,7 +71,7 @@ func (s *Server) survivorBase(sv db.Survivor) (SurvivorJSON, error) {
 		return SurvivorJSON{}, err
 	}
 	return SurvivorJSON{
-		ID: sv.ID, Reference: ref, Phone: phone.Mask(ph), Language: sv.Language, Channels: sv.Channels,
+		ID: sv.ID, CaseCode: sv.CaseCode, Reference: ref, Phone: phone.Mask(ph), Language: sv.Language, Channels: sv.Channels,
 		Timezone: sv.Timezone, CaseworkerID: sv.CaseworkerID, HasDuressWord: sv.DuressEnc != nil,
 		EnrolledAt: sv.EnrolledAt, UpdatedAt: sv.UpdatedAt,
 	}, nil
@@ -100,9 +104,15 @@ func (s *Server) loadSurvivorJSON(ctx context.Context, q *db.Queries, id uuid.UU
 		return out, err
 	}
 	for _, r := range history {
-		out.ConsentHistory = append(out.ConsentHistory, ConsentRecordJSON{
+		rec := ConsentRecordJSON{
 			Action: r.Action, Channels: r.Channels, Method: r.Method, Source: r.Source, RecordedBy: r.RecordedBy, RecordedAt: r.RecordedAt,
-		})
+		}
+		if r.NoteEnc != nil {
+			if rec.Note, err = s.Keyring.OpenString(crypt.ConsentNote, r.NoteEnc); err != nil {
+				return out, err
+			}
+		}
+		out.ConsentHistory = append(out.ConsentHistory, rec)
 	}
 	cad, err := q.CadenceGet(ctx, id)
 	switch {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -10,6 +11,7 @@ import (
 	"saathi/db"
 	"saathi/db/crypt"
 	"saathi/jobs"
+	"saathi/jobs/risk"
 	"saathi/jobs/schedule"
 )
 
@@ -110,7 +112,7 @@ func (s *Server) survivorPatch(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := checkCaseworker(ctx, q, id); err != nil {
+		if err := checkAssignable(ctx, q, v, id); err != nil {
 			return err
 		}
 		set("caseworker_id", func(p *db.SurvivorUpdateParams) { p.CaseworkerID = &id })
@@ -138,7 +140,7 @@ func (s *Server) survivorPatch(c echo.Context) error {
 		}
 		if _, err := q.SurvivorUpdate(ctx, params); err != nil {
 			if db.IsUniqueViolation(err, "survivors_phone_hash_active") {
-				return invalid("phone", "a survivor with this number is already enrolled")
+				return errPhoneTaken
 			}
 			return db.NotFound(err)
 		}
@@ -147,8 +149,22 @@ func (s *Server) survivorPatch(c echo.Context) error {
 				return err
 			}
 		}
+		if !sameStaff(cur.CaseworkerID, params.CaseworkerID) {
+			// Alerts follow the survivor: the new caseworker answers for
+			// them from now on, and the old one no longer sees them.
+			if err := jobs.FollowSurvivor(ctx, s.jobDeps(), s.River, tx, sv.ID, cur.CaseworkerID, params.CaseworkerID, &v.ID, params.Now); err != nil {
+				return err
+			}
+		}
 		return audit(ctx, q, v.ID, "survivor.update", &sv.ID, map[string]any{"fields": changed})
 	})
+	if errors.Is(err, errPhoneTaken) {
+		// On record, and answered exactly like a malformed number.
+		if err := audit(ctx, s.queries(), v.ID, "survivor.phone_conflict", &sv.ID, nil); err != nil {
+			return err
+		}
+		return errPhoneUnusable
+	}
 	if err != nil {
 		return err
 	}
@@ -197,6 +213,9 @@ func (s *Server) survivorDelete(c echo.Context) error {
 		if err := q.SurvivorEraseAlertNotes(ctx, sv.ID); err != nil {
 			return err
 		}
+		if err := q.SurvivorEraseConsentNotes(ctx, sv.ID); err != nil {
+			return err
+		}
 		// Nothing is left to act on: open alerts are closed, on record.
 		closed, err := q.AlertCloseForSurvivor(ctx, db.AlertCloseForSurvivorParams{SurvivorID: sv.ID, StaffID: &v.ID, Now: now})
 		if err != nil {
@@ -216,7 +235,8 @@ func (s *Server) survivorDelete(c echo.Context) error {
 }
 
 // consentCreate appends to the consent history: consent is never edited,
-// only given or withdrawn again.
+// only given or withdrawn again, and each record takes effect in order
+// (see checkConsentChange for what staff may not do).
 func (s *Server) consentCreate(c echo.Context) error {
 	ctx := c.Request().Context()
 	v := viewerOf(c)
@@ -235,13 +255,42 @@ func (s *Server) consentCreate(c echo.Context) error {
 	}
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
-		if _, err := q.ConsentRecordCreate(ctx, db.ConsentRecordCreateParams{
-			SurvivorID: sv.ID, Action: sp.action, Channels: sp.channels, Method: sp.method,
-			Source: "staff", RecordedBy: &v.ID, RecordedAt: sp.recordedAt,
-		}); err != nil {
+		// Every consent change locks the survivor first, so a STOP and a
+		// staff member's record never interleave unseen.
+		cur, err := q.SurvivorGetForUpdate(ctx, sv.ID)
+		if err != nil {
+			return db.NotFound(err)
+		}
+		if cur.Status != "active" {
+			return errNotFound
+		}
+		latest, err := q.ConsentLatest(ctx, sv.ID)
+		if err != nil {
 			return err
 		}
-		return audit(ctx, q, v.ID, "consent."+sp.action, &sv.ID, map[string]any{"channels": sp.channels})
+		restores, err := checkConsentChange(sp, latest)
+		if err != nil {
+			return err
+		}
+		rec, err := q.ConsentRecordCreate(ctx, db.ConsentRecordCreateParams{
+			SurvivorID: sv.ID, Action: sp.action, Channels: sp.channels, Method: sp.method,
+			Source: "staff", RecordedBy: &v.ID, RecordedAt: sp.recordedAt, NoteEnc: s.sealNote(sp.note),
+		})
+		if err != nil {
+			return err
+		}
+		if err := audit(ctx, q, v.ID, "consent."+sp.action, &sv.ID, map[string]any{"channels": sp.channels, "consent_record_id": rec.ID}); err != nil {
+			return err
+		}
+		if !restores {
+			return nil
+		}
+		// Contact resumes against the survivor's own last word: their
+		// caseworker's supervisor sees it in their alerts.
+		_, err = jobs.RaiseFlag(ctx, s.jobDeps(), s.River, tx, db.RiskFlagCreateParams{
+			SurvivorID: sv.ID, Kind: risk.KindConsentRestored, Severity: string(s.rules().Signals.ConsentRestored), Now: now,
+		})
+		return err
 	})
 	if err != nil {
 		return err
@@ -251,6 +300,11 @@ func (s *Server) consentCreate(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, map[string]any{"consent": out.Consent, "consent_history": out.ConsentHistory})
+}
+
+// sameStaff reports whether two optional staff IDs are the same.
+func sameStaff(a, b *uuid.UUID) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
 }
 
 func parseWindowsIf(present bool, in []WindowJSON) ([]schedule.ContactWindow, error) {

@@ -7,17 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"saathi/db"
 	"saathi/db/crypt"
 	"saathi/jobs/risk"
 	"saathi/locales"
-	"saathi/locales/segment"
 )
 
 // Escalation levels: who an alert is sent to.
@@ -27,11 +28,18 @@ const (
 	LevelAdmins     = 2 // every admin, once it has passed again
 )
 
+// Inserter inserts River jobs inside the caller's transaction: a worker's
+// own client (river.ClientFromContext) or the web process's insert-only
+// client. *river.Client[pgx.Tx] is one.
+type Inserter interface {
+	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
 // RaiseFlag stores a risk flag and, when it is new, opens an alert for the
 // survivor's caseworker in the same transaction: the alert's SMS and its
 // escalation are River jobs inserted with it. A flag that already exists
 // (a replayed webhook, a retried job) raises nothing.
-func RaiseFlag(ctx context.Context, d *Deps, tx pgx.Tx, p db.RiskFlagCreateParams) (*db.Alert, error) {
+func RaiseFlag(ctx context.Context, d *Deps, ins Inserter, tx pgx.Tx, p db.RiskFlagCreateParams) (*db.Alert, error) {
 	q := db.New(tx)
 	flag, err := q.RiskFlagCreate(ctx, p)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -61,20 +69,73 @@ func RaiseFlag(ctx context.Context, d *Deps, tx pgx.Tx, p db.RiskFlagCreateParam
 	if err := AlertEvent(ctx, q, alert.ID, "created", nil, map[string]any{"severity": flag.Severity, "kind": flag.Kind}, p.Now); err != nil {
 		return nil, err
 	}
-	client := river.ClientFromContext[pgx.Tx](ctx)
 	if d.rules().SendsSMS(sev) {
-		// Urgent texts first when many alerts are waiting.
-		prio := 5 - sev.Rank() // urgent 1, high 2, medium 3
-		if _, err := client.InsertTx(ctx, tx, AlertNotifyArgs{AlertID: alert.ID, Level: LevelCaseworker}, &river.InsertOpts{Priority: min(max(prio, 1), 4)}); err != nil {
+		if _, err := ins.InsertTx(ctx, tx, AlertNotifyArgs{AlertID: alert.ID, Level: LevelCaseworker}, &river.InsertOpts{Priority: alertPriority(sev)}); err != nil {
 			return nil, fmt.Errorf("enqueue alert SMS: %w", err)
 		}
 	}
 	if escalates {
-		if _, err := client.InsertTx(ctx, tx, AlertEscalateArgs{AlertID: alert.ID, Level: LevelSupervisor}, &river.InsertOpts{ScheduledAt: *ap.SlaDueAt}); err != nil {
+		if _, err := ins.InsertTx(ctx, tx, AlertEscalateArgs{AlertID: alert.ID, Level: LevelSupervisor}, &river.InsertOpts{ScheduledAt: *ap.SlaDueAt}); err != nil {
 			return nil, fmt.Errorf("enqueue escalation: %w", err)
 		}
 	}
 	return &alert, nil
+}
+
+// alertPriority puts urgent texts first when many alerts are waiting:
+// urgent 1, high 2, medium 3, low 4.
+func alertPriority(sev risk.Severity) int {
+	return min(max(5-sev.Rank(), 1), 4)
+}
+
+// FollowSurvivor moves a survivor's unresolved alerts to the caseworker
+// they are assigned to now, records the move in each alert's history, and
+// texts the alerts to whoever answers for the case now (the new
+// caseworker, or their supervisor). Run it in the transaction that
+// reassigns the survivor.
+func FollowSurvivor(ctx context.Context, d *Deps, ins Inserter, tx pgx.Tx, survivorID uuid.UUID, from, to *uuid.UUID, by *uuid.UUID, now time.Time) error {
+	q := db.New(tx)
+	alerts, err := q.AlertFollowSurvivor(ctx, db.AlertFollowSurvivorParams{SurvivorID: survivorID, CaseworkerID: to})
+	if err != nil {
+		return fmt.Errorf("move alerts: %w", err)
+	}
+	return renotify(ctx, d, ins, tx, alerts, "reassigned", by, map[string]any{"from": from, "to": to}, now)
+}
+
+// RenotifyCaseworker texts the unresolved alerts of a caseworker's
+// survivors to whoever answers for them now. After a caseworker is
+// deactivated that is their supervisor, until the survivors are reassigned.
+func RenotifyCaseworker(ctx context.Context, d *Deps, ins Inserter, tx pgx.Tx, caseworkerID uuid.UUID, reason string, by *uuid.UUID, now time.Time) error {
+	alerts, err := db.New(tx).AlertListUnresolvedForCaseworker(ctx, &caseworkerID)
+	if err != nil {
+		return err
+	}
+	return renotify(ctx, d, ins, tx, alerts, reason, by, map[string]any{"caseworker": caseworkerID}, now)
+}
+
+// renotify records why each alert moved and sends it again to its
+// level-0 recipients. Each move is its own notification (keyed by the
+// event's ID), so a survivor moved back and forth is texted each time.
+func renotify(ctx context.Context, d *Deps, ins Inserter, tx pgx.Tx, alerts []db.Alert, kind string, by *uuid.UUID, detail map[string]any, now time.Time) error {
+	q := db.New(tx)
+	raw, err := json.Marshal(detail)
+	if err != nil {
+		return err
+	}
+	for _, a := range alerts {
+		move, err := q.AlertEventCreate(ctx, db.AlertEventCreateParams{AlertID: a.ID, Kind: kind, StaffID: by, Detail: raw, Now: now})
+		if err != nil {
+			return fmt.Errorf("alert %s: %w", a.ID, err)
+		}
+		if !d.rules().SendsSMS(risk.Severity(a.Severity)) {
+			continue
+		}
+		args := AlertNotifyArgs{AlertID: a.ID, Level: LevelCaseworker, Move: move}
+		if _, err := ins.InsertTx(ctx, tx, args, &river.InsertOpts{Priority: alertPriority(risk.Severity(a.Severity))}); err != nil {
+			return fmt.Errorf("enqueue alert SMS: %w", err)
+		}
+	}
+	return nil
 }
 
 // ackCode is the six-digit code a caseworker texts back ("ACK 482913").
@@ -96,26 +157,31 @@ func AlertEvent(ctx context.Context, q *db.Queries, id uuid.UUID, kind string, s
 			return err
 		}
 	}
-	return q.AlertEventCreate(ctx, db.AlertEventCreateParams{AlertID: id, Kind: kind, StaffID: staff, Detail: raw, Now: now})
+	_, err := q.AlertEventCreate(ctx, db.AlertEventCreateParams{AlertID: id, Kind: kind, StaffID: staff, Detail: raw, Now: now})
+	return err
 }
 
 // AlertNotifyArgs texts an alert to the staff of one escalation level.
 type AlertNotifyArgs struct {
 	AlertID uuid.UUID `json:"alert_id" river:"unique"`
 	Level   int       `json:"level" river:"unique"`
+	// Move, when set, is the alert event (a reassignment, a deactivated
+	// caseworker) that sends the alert again to whoever answers for the
+	// case now.
+	Move int64 `json:"move,omitempty" river:"unique"`
 }
 
 // Kind names the job.
 func (AlertNotifyArgs) Kind() string { return "alert_notify" }
 
-// InsertOpts: one notification per alert and level.
+// InsertOpts: one notification per alert, level and move.
 func (AlertNotifyArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 10, Queue: QueueAlerts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-// AlertNotifyWorker sends alert texts: a case reference, the severity, a
+// AlertNotifyWorker sends alert texts: the case code, the severity, a
 // dashboard link and the code to acknowledge — never the survivor's phone,
-// name or words.
+// name, reference or words.
 type AlertNotifyWorker struct {
 	river.WorkerDefaults[AlertNotifyArgs]
 	Deps *Deps
@@ -131,25 +197,22 @@ func (w *AlertNotifyWorker) Work(ctx context.Context, job *river.Job[AlertNotify
 	if alert.Status == "resolved" || (alert.Status != "open" && job.Args.Level > LevelCaseworker) {
 		return nil // dealt with before this text went out
 	}
-	recipients, err := alertRecipients(ctx, q, alert, job.Args.Level)
-	if err != nil {
-		return err
-	}
 	sv, err := q.SurvivorGet(ctx, alert.SurvivorID)
 	if err != nil {
 		return err
 	}
-	reference := "—"
-	if sv.ReferenceEnc != nil {
-		if reference, err = w.Deps.Keyring.OpenString(crypt.SurvivorReference, sv.ReferenceEnc); err != nil {
-			return err
-		}
+	recipients, err := AlertRecipients(ctx, q, sv.CaseworkerID, job.Args.Level)
+	if err != nil {
+		return err
 	}
 	msgID := locales.AlertSMS
 	if job.Args.Level > LevelCaseworker {
 		msgID = locales.AlertEscalatedSMS
 	}
 	purpose := fmt.Sprintf("alert_l%d", job.Args.Level)
+	if job.Args.Move != 0 {
+		purpose = fmt.Sprintf("alert_move_%d", job.Args.Move)
+	}
 	for _, st := range recipients {
 		now := w.Deps.now()
 		if st.PhoneEnc == nil {
@@ -167,20 +230,33 @@ func (w *AlertNotifyWorker) Work(ctx context.Context, job *river.Job[AlertNotify
 			return err
 		}
 		body, err := w.Deps.Catalog.Text(st.Language, msgID, map[string]any{
-			"Case": reference, "Severity": severity, "Code": alert.AckCode,
+			"Case": sv.CaseCode, "Severity": severity, "Code": alert.AckCode,
 			"Link": w.Deps.PublicURL + "/dashboard/alerts/" + alert.ID.String(),
 		})
 		if err != nil {
 			return err
 		}
-		sent, err := w.deliver(ctx, alert, st, purpose, msgID, to, body)
+		text := outboundSMS{
+			to: to, body: body, template: msgID, language: st.Language,
+			earlier: func(ctx context.Context, q *db.Queries) ([]db.Message, error) {
+				return q.MessageListForAlert(ctx, db.MessageListForAlertParams{AlertID: alert.ID, StaffID: st.ID, Purpose: purpose})
+			},
+			record: db.MessageCreateAttemptParams{StaffID: &st.ID, AlertID: &alert.ID, Purpose: purpose},
+		}
+		sent, refused, err := w.Deps.sendOnce(ctx, text)
 		if err != nil {
 			return fmt.Errorf("alert %s to staff %s: %w", alert.ID, st.ID, err)
 		}
-		if sent {
-			if err := AlertEvent(ctx, q, alert.ID, "notified", &st.ID, map[string]any{"level": job.Args.Level, "channel": "sms"}, w.Deps.now()); err != nil {
-				return err
-			}
+		switch {
+		case refused != nil:
+			// A staff number Twilio refuses: on record in the alert's
+			// history; the dashboard and the escalation still reach someone.
+			err = AlertEvent(ctx, q, alert.ID, "not_notified", &st.ID, map[string]any{"level": job.Args.Level, "reason": "provider refused", "code": refused.Code}, w.Deps.now())
+		case sent:
+			err = AlertEvent(ctx, q, alert.ID, "notified", &st.ID, map[string]any{"level": job.Args.Level, "channel": "sms"}, w.Deps.now())
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -191,125 +267,49 @@ var severityMessage = map[string]string{
 	"medium": locales.SeverityMedium, "low": locales.SeverityLow,
 }
 
-// alertRecipients: level 0 the caseworker; level 1 their supervisor (the
-// admins if they have none); level 2 the admins not already told.
-func alertRecipients(ctx context.Context, q *db.Queries, alert db.Alert, level int) ([]db.Staff, error) {
-	var cw *db.Staff
-	if alert.CaseworkerID != nil {
-		st, err := q.StaffGet(ctx, *alert.CaseworkerID)
+// AlertRecipients is who an alert on a survivor of caseworkerID goes to at
+// an escalation level. Each level goes one step up a chain of the people
+// who answer for the case: the caseworker, their supervisor, then every
+// other admin. A deactivated caseworker or supervisor is skipped (their
+// survivors' alerts go to the next one up until they are reassigned), so
+// level 0 always reaches someone active. Past the end of the chain, nobody
+// is told again.
+func AlertRecipients(ctx context.Context, q *db.Queries, caseworkerID *uuid.UUID, level int) ([]db.Staff, error) {
+	var chain [][]db.Staff
+	var supervisorID *uuid.UUID
+	if caseworkerID != nil {
+		cw, err := q.StaffGetAny(ctx, *caseworkerID)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return nil, err
+		}
 		if err == nil {
-			cw = &st
-		} else if !errors.Is(db.NotFound(err), db.ErrNotFound) {
+			if cw.DeactivatedAt == nil {
+				chain = append(chain, []db.Staff{cw})
+			}
+			supervisorID = cw.SupervisorID
+		}
+	}
+	if supervisorID != nil {
+		sup, err := q.StaffGet(ctx, *supervisorID) // active only
+		switch {
+		case err == nil:
+			chain = append(chain, []db.Staff{sup})
+		case !errors.Is(err, pgx.ErrNoRows):
 			return nil, err
 		}
 	}
-	admins := func() ([]db.Staff, error) { return q.StaffListAdmins(ctx) }
-	switch level {
-	case LevelCaseworker:
-		if cw == nil {
-			return admins()
-		}
-		return []db.Staff{*cw}, nil
-	case LevelSupervisor:
-		if cw != nil && cw.SupervisorID != nil {
-			sup, err := q.StaffGet(ctx, *cw.SupervisorID)
-			if err == nil {
-				return []db.Staff{sup}, nil
-			}
-			if !errors.Is(db.NotFound(err), db.ErrNotFound) {
-				return nil, err
-			}
-		}
-		return admins()
-	default:
-		if cw == nil || cw.SupervisorID == nil {
-			return nil, nil // the admins were told at level 1
-		}
-		all, err := admins()
-		if err != nil {
-			return nil, err
-		}
-		out := all[:0]
-		for _, a := range all {
-			if a.ID != *cw.SupervisorID {
-				out = append(out, a)
-			}
-		}
-		return out, nil
-	}
-}
-
-// deliver sends one alert text exactly once, with the same record-first,
-// reconcile-on-retry discipline as check-ins. It reports whether the text
-// was accepted in this call.
-func (w *AlertNotifyWorker) deliver(ctx context.Context, alert db.Alert, st db.Staff, purpose, template, to, body string) (bool, error) {
-	q := db.New(w.Deps.Pool)
-	msgs, err := q.MessageListForAlert(ctx, db.MessageListForAlertParams{AlertID: alert.ID, StaffID: st.ID, Purpose: purpose})
+	admins, err := q.StaffListAdmins(ctx)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	now := w.Deps.now()
-	for _, m := range msgs {
-		if m.ProviderSid != nil {
-			return false, nil
-		}
-		if m.Status == StatusAttempting {
-			if age := now.Sub(m.CreatedAt); age < reconcileGrace {
-				return false, river.JobSnooze(reconcileGrace - age)
-			}
-			candidates, err := w.Deps.Sender.FindSMS(ctx, to, body, m.CreatedAt.Add(-time.Minute))
-			if err != nil {
-				return false, err
-			}
-			res, found, err := unclaimed(ctx, q, candidates)
-			if err != nil {
-				return false, err
-			}
-			if found {
-				return true, q.MessageAccepted(ctx, db.MessageAcceptedParams{ID: m.ID, ProviderSid: &res.SID, Status: orAccepted(res.Status), Now: now})
-			}
-			if err := q.MessageFailed(ctx, db.MessageFailedParams{ID: m.ID, ErrorMessage: ptr("not accepted by the provider (reconciled)"), Now: now}); err != nil {
-				return false, err
-			}
-		}
+	if supervisorID != nil {
+		admins = slices.DeleteFunc(admins, func(a db.Staff) bool { return a.ID == *supervisorID })
 	}
-	enc, segs := segment.Count(body)
-	attempt, err := q.MessageCreateAlertAttempt(ctx, db.MessageCreateAlertAttemptParams{
-		StaffID: &st.ID, AlertID: &alert.ID, Purpose: purpose,
-		PeerHash: w.Deps.Keyring.BlindIndex(to), PeerEnc: w.Deps.Keyring.SealString(crypt.MessagePeer, to),
-		BodyEnc: w.Deps.Keyring.SealString(crypt.MessageBody, body), Template: &template, Language: &st.Language,
-		Provider: providerName(w.Deps.Sender), Segments: ptr(int32(segs)), Encoding: ptr(string(enc)), Now: now,
-	})
-	if err != nil {
-		return false, err
+	chain = append(chain, admins)
+	if level < len(chain) {
+		return chain[level], nil
 	}
-	res, sendErr := w.Deps.Sender.SendSMS(ctx, SMS{To: to, Body: body,
-		StatusCallback: w.Deps.PublicURL + "/twilio/status?m=" + fmt.Sprint(attempt.ID)})
-	var se *SendError
-	switch {
-	case sendErr == nil:
-		return true, q.MessageAccepted(ctx, db.MessageAcceptedParams{ID: attempt.ID, ProviderSid: &res.SID, Status: orAccepted(res.Status), Now: w.Deps.now()})
-	case errors.As(sendErr, &se):
-		code := int32(se.Code)
-		if err := q.MessageFailed(ctx, db.MessageFailedParams{ID: attempt.ID, ErrorCode: &code, Now: w.Deps.now()}); err != nil {
-			return false, err
-		}
-		if se.Retryable() {
-			return false, sendErr
-		}
-		// A staff number Twilio refuses: on record in the alert's history;
-		// the dashboard and the escalation still reach someone.
-		return false, AlertEvent(ctx, q, alert.ID, "not_notified", &st.ID, map[string]any{"reason": "provider refused", "code": se.Code}, w.Deps.now())
-	default:
-		return false, sendErr // unknown outcome: the retry reconciles
-	}
-}
-
-func orAccepted(s string) string {
-	if s == "" {
-		return "accepted"
-	}
-	return s
+	return nil, nil
 }
 
 // AlertEscalateArgs moves an unacknowledged alert up a level.
@@ -363,7 +363,7 @@ func (w *AlertEscalateWorker) Work(ctx context.Context, job *river.Job[AlertEsca
 			return err
 		}
 		client := river.ClientFromContext[pgx.Tx](ctx)
-		if _, err := client.InsertTx(ctx, tx, AlertNotifyArgs{AlertID: alert.ID, Level: job.Args.Level}, nil); err != nil {
+		if _, err := client.InsertTx(ctx, tx, AlertNotifyArgs{AlertID: alert.ID, Level: job.Args.Level}, &river.InsertOpts{Priority: alertPriority(risk.Severity(alert.Severity))}); err != nil {
 			return err
 		}
 		if next != nil {

@@ -40,7 +40,7 @@ func (f *fixture) raise(survivor uuid.UUID, kind, severity string) db.Alert {
 	var alert *db.Alert
 	err = pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
 		var err error
-		alert, err = jobs.RaiseFlag(ctx, f.deps, tx, db.RiskFlagCreateParams{SurvivorID: survivor, Kind: kind, Severity: severity, Now: f.clock.Now(), CheckinID: ptr(f.addCheckin(survivor, f.clock.Now(), "sent", nil))})
+		alert, err = jobs.RaiseFlag(ctx, f.deps, client, tx, db.RiskFlagCreateParams{SurvivorID: survivor, Kind: kind, Severity: severity, Now: f.clock.Now(), CheckinID: ptr(f.addCheckin(survivor, f.clock.Now(), "sent", nil))})
 		return err
 	})
 	if err != nil || alert == nil {

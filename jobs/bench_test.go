@@ -83,9 +83,9 @@ func (f *fixture) bulkSurvivors(b *testing.B, n int, due time.Time, futurePerSur
 			b.Fatalf("copy %s: %v", table, err)
 		}
 	}
-	copyRows("survivors", []string{"id", "reference_enc", "phone_enc", "phone_hash", "language", "channels", "timezone", "caseworker_id"}, func(i int) []any {
+	copyRows("survivors", []string{"id", "case_code", "reference_enc", "phone_enc", "phone_hash", "language", "channels", "timezone", "caseworker_id"}, func(i int) []any {
 		phone := "+91" + strconv.Itoa(7000000000+i)
-		return []any{ids[i], kr.SealString(crypt.SurvivorReference, "B-"+strconv.Itoa(i)), kr.SealString(crypt.SurvivorPhone, phone), kr.BlindIndex(phone),
+		return []any{ids[i], "SA-" + strconv.Itoa(1000000+i), kr.SealString(crypt.SurvivorReference, "B-"+strconv.Itoa(i)), kr.SealString(crypt.SurvivorPhone, phone), kr.BlindIndex(phone),
 			[]string{"en", "hi", "pa", "gu", "ur"}[i%5], []string{"sms"}, "Asia/Kolkata", f.caseworker}
 	}, n)
 	copyRows("contact_windows", []string{"survivor_id", "position", "days", "start_minute", "end_minute"}, func(i int) []any {

@@ -292,7 +292,7 @@ func (w *CheckinSendWorker) record(ctx context.Context, id uuid.UUID, attempt *d
 				return err
 			}
 			// The caseworker must fix the number: flag it for them.
-			_, err := RaiseFlag(ctx, w.Deps, tx, db.RiskFlagCreateParams{
+			_, err := RaiseFlag(ctx, w.Deps, river.ClientFromContext[pgx.Tx](ctx), tx, db.RiskFlagCreateParams{
 				SurvivorID: *attempt.SurvivorID, Kind: risk.KindInvalidNumber, Severity: string(w.Deps.rules().Signals.InvalidNumber), CheckinID: &id, Now: now,
 			})
 			return err
@@ -372,7 +372,13 @@ func markSent(ctx context.Context, q *db.Queries, checkinID uuid.UUID, msgID int
 	return q.CheckinMarkSent(ctx, db.CheckinMarkSentParams{CheckinID: checkinID, MessageID: msgID, ProviderSid: res.SID, Status: status, Now: now})
 }
 
+// withdrawByCarrier records a carrier block (21610) as a withdrawal of SMS
+// consent. The survivor's row is locked first, as every consent change
+// does, so the record cannot slip in before a staff member's concurrent one.
 func withdrawByCarrier(ctx context.Context, q *db.Queries, survivorID uuid.UUID, now time.Time) error {
+	if _, err := q.SurvivorGetForUpdate(ctx, survivorID); err != nil {
+		return err
+	}
 	_, err := q.ConsentRecordCreate(ctx, db.ConsentRecordCreateParams{
 		SurvivorID: survivorID, Action: "withdraw", Channels: []string{"sms"}, Method: "carrier_block",
 		Source: "carrier", RecordedAt: now,
@@ -383,7 +389,7 @@ func withdrawByCarrier(ctx context.Context, q *db.Queries, survivorID uuid.UUID,
 // CurrentConsent says, per channel, whether the survivor's latest consent
 // record for it gives consent. A channel never mentioned is absent (false).
 func CurrentConsent(ctx context.Context, q *db.Queries, id uuid.UUID) (map[string]bool, error) {
-	rows, err := q.ConsentCurrent(ctx, id)
+	rows, err := q.ConsentLatest(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -148,7 +148,7 @@ func (w *CheckinSweepWorker) checkUnreachable(ctx context.Context, tx pgx.Tx, q 
 	} else if !errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
-	_, err = RaiseFlag(ctx, w.Deps, tx, db.RiskFlagCreateParams{
+	_, err = RaiseFlag(ctx, w.Deps, river.ClientFromContext[pgx.Tx](ctx), tx, db.RiskFlagCreateParams{
 		SurvivorID: p.SurvivorID, Kind: risk.KindUnreachable, Severity: string(w.Deps.rules().Signals.Unreachable), CheckinID: &p.ID, Now: now,
 	})
 	return err

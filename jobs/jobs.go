@@ -43,12 +43,15 @@ type Deps struct {
 
 var defaultRules = risk.Default()
 
-func (d *Deps) rules() risk.Rules {
+// RiskRules returns the rules in force: Rules, or the built-in ones.
+func (d *Deps) RiskRules() risk.Rules {
 	if d.Rules != nil {
 		return *d.Rules
 	}
 	return defaultRules
 }
+
+func (d *Deps) rules() risk.Rules { return d.RiskRules() }
 
 func (d *Deps) now() time.Time {
 	if d.NowFunc != nil {
@@ -104,15 +107,17 @@ const (
 var recipientCodes = map[int]bool{CodeInvalidNumber: true, CodeUnsubscribed: true, CodeUnroutable: true, CodeNotMobile: true}
 
 // SendError is a provider's definite answer that it did not accept a
-// message.
+// message. It holds the HTTP status and the provider's code, never the
+// provider's text: Twilio's quotes the number ("The 'To' number +91… is
+// not a valid phone number."), and this error ends up in log lines and in
+// river_job.errors, where erasing a survivor never reaches.
 type SendError struct {
 	HTTPStatus int
 	Code       int
-	Message    string
 }
 
 func (e *SendError) Error() string {
-	return fmt.Sprintf("provider refused message: HTTP %d, code %d: %s", e.HTTPStatus, e.Code, e.Message)
+	return fmt.Sprintf("provider refused message: HTTP %d, code %d", e.HTTPStatus, e.Code)
 }
 
 // Retryable reports whether trying again later can succeed: everything but
@@ -130,6 +135,7 @@ func Register(workers *river.Workers, d *Deps) {
 	river.AddWorker(workers, &CheckinSendWorker{Deps: d})
 	river.AddWorker(workers, &CheckinSweepWorker{Deps: d})
 	river.AddWorker(workers, &ReplyAssessWorker{Deps: d})
+	river.AddWorker(workers, &ReplyAnswerWorker{Deps: d})
 	river.AddWorker(workers, &AlertNotifyWorker{Deps: d})
 	river.AddWorker(workers, &AlertEscalateWorker{Deps: d})
 }
@@ -185,8 +191,10 @@ func PeriodicJobs() []*river.PeriodicJob {
 	}
 }
 
-// ErrorHandler logs failed jobs without their arguments (which hold IDs,
-// never personal data, but the error text might quote a provider).
+// ErrorHandler logs failed jobs. Job errors name rows by ID and providers'
+// refusals by code (Sender implementations keep phone numbers out of their
+// errors), because River logs and stores the same text itself: redacting
+// here could not reach River's log line or river_job.errors.
 type ErrorHandler struct{ Logger *slog.Logger }
 
 // HandleError logs a job error.

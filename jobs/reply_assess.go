@@ -115,7 +115,7 @@ func (w *ReplyAssessWorker) Work(ctx context.Context, job *river.Job[ReplyAssess
 		if !raised {
 			return nil
 		}
-		_, err = RaiseFlag(ctx, w.Deps, tx, db.RiskFlagCreateParams{
+		_, err = RaiseFlag(ctx, w.Deps, river.ClientFromContext[pgx.Tx](ctx), tx, db.RiskFlagCreateParams{
 			SurvivorID: *m.SurvivorID, Kind: flag.Kind, Severity: string(flag.Severity), ResponseID: &resp.ID, CheckinID: rp.CheckinID, Now: now,
 		})
 		return err

@@ -132,6 +132,7 @@ func (f *fixture) addSurvivor(sp survivorSpec) uuid.UUID {
 	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
 		sv, err := q.SurvivorCreate(ctx, db.SurvivorCreateParams{
+			CaseCode:     jobs.NewCaseCode(9), // six digits: no collision in tests
 			ReferenceEnc: f.keyring.SealString(crypt.SurvivorReference, "REF"),
 			PhoneEnc:     f.keyring.SealString(crypt.SurvivorPhone, sp.phone),
 			PhoneHash:    f.keyring.BlindIndex(sp.phone),

@@ -4,6 +4,8 @@
 //	saathi serve [--role=web|worker|all]
 //	saathi migrate
 //	saathi staff add --name N --role admin|supervisor|caseworker [--phone P] [--supervisor ID] [--language L]
+//	saathi staff token ID
+//	saathi staff deactivate ID
 //	saathi seed-demo
 //	saathi version
 package main
@@ -20,13 +22,18 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 	_ "time/tzdata" // survivors' time zones must resolve in a scratch image too
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"saathi/db"
 	"saathi/db/crypt"
 	"saathi/handlers"
+	"saathi/jobs"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
@@ -49,6 +56,8 @@ const usage = `usage:
   saathi migrate                         apply Saathi's and River's migrations
   saathi staff add --name N --role admin|supervisor|caseworker [--phone P] [--supervisor ID] [--language L]
                                          create a staff member and print their API token once
+  saathi staff token ID                  give a staff member a new API token (the old one stops working)
+  saathi staff deactivate ID             end a staff member's access; their survivors' alerts go to their supervisor
   saathi seed-demo                       (dev provider only) create demo staff and print fresh tokens
   saathi version                         print the version
 Configuration comes from the environment; see README.md.`
@@ -166,9 +175,73 @@ func migrateCmd(ctx context.Context, cfg Config) error {
 }
 
 func staffCmd(ctx context.Context, cfg Config, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "add" {
-		return usageError{"staff: the only subcommand is: staff add --name N --role R"}
+	if len(args) == 0 {
+		return usageError{"staff: give a subcommand: add, token or deactivate"}
 	}
+	switch args[0] {
+	case "add":
+		return staffAddCmd(ctx, cfg, args[1:], stdout)
+	case "token", "deactivate":
+		return staffAccountCmd(ctx, cfg, args[0], args[1:], stdout)
+	default:
+		return usageError{fmt.Sprintf("staff: unknown subcommand %q (add, token or deactivate)", args[0])}
+	}
+}
+
+// staffAccountCmd rotates a staff member's token or deactivates them.
+func staffAccountCmd(ctx context.Context, cfg Config, sub string, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return usageError{fmt.Sprintf("staff %s: give exactly one staff ID", sub)}
+	}
+	id, err := uuid.Parse(args[0])
+	if err != nil {
+		return usageError{fmt.Sprintf("staff %s: %q is not a staff ID", sub, args[0])}
+	}
+	pool, _, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if sub == "token" {
+		token, err := handlers.RotateToken(ctx, pool, nil, id)
+		if err != nil {
+			return staffProblem(err)
+		}
+		fmt.Fprintf(stdout, "new token for %s: %s\nThe old token no longer works. The new one is shown only now; keep it somewhere safe.\n", id, token)
+		return nil
+	}
+	rules, err := cfg.RiskRules()
+	if err != nil {
+		return err
+	}
+	// An insert-only River client: the open alerts of the member's
+	// survivors are texted to their supervisor by the workers.
+	workers := river.NewWorkers()
+	jobs.Register(workers, &jobs.Deps{})
+	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Workers: workers, Logger: newLogger(cfg, io.Discard)})
+	if err != nil {
+		return fmt.Errorf("river: %w", err)
+	}
+	if err := handlers.DeactivateStaff(ctx, pool, rc, &jobs.Deps{Rules: &rules}, nil, id, time.Now()); err != nil {
+		return staffProblem(err)
+	}
+	fmt.Fprintf(stdout, "deactivated %s: their token no longer works and they get no alerts; their survivors' alerts go to their supervisor until you reassign them.\n", id)
+	return nil
+}
+
+// staffProblem words an API problem (404, 409) for the command line.
+func staffProblem(err error) error {
+	var p *handlers.Problem
+	if errors.Is(err, db.ErrNotFound) || (errors.As(err, &p) && p.Status == 404) {
+		return errors.New("no staff member with that ID")
+	}
+	if errors.As(err, &p) {
+		return errors.New(p.Message)
+	}
+	return err
+}
+
+func staffAddCmd(ctx context.Context, cfg Config, args []string, stdout io.Writer) error {
 	fs := newFlagSet("staff add")
 	var in handlers.StaffInput
 	fs.StringVar(&in.Name, "name", "", "full name")
@@ -176,7 +249,7 @@ func staffCmd(ctx context.Context, cfg Config, args []string, stdout io.Writer) 
 	fs.StringVar(&in.Phone, "phone", "", "mobile number for alert texts")
 	fs.StringVar(&in.SupervisorID, "supervisor", "", "supervisor's staff ID")
 	fs.StringVar(&in.Language, "language", "", "language of alert texts (default en)")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if in.Name == "" {

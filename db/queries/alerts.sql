@@ -3,9 +3,10 @@ INSERT INTO alerts (flag_id, survivor_id, caseworker_id, severity, kind, ack_cod
 VALUES (@flag_id, @survivor_id, @caseworker_id, @severity, @kind, @ack_code, @sla_due_at, @now)
 RETURNING *;
 
--- name: AlertEventCreate :exec
+-- name: AlertEventCreate :one
 INSERT INTO alert_events (alert_id, kind, staff_id, detail, created_at)
-VALUES (@alert_id, @kind, @staff_id, @detail, @now);
+VALUES (@alert_id, @kind, @staff_id, @detail, @now)
+RETURNING id;
 
 -- name: AlertEventList :many
 SELECT * FROM alert_events WHERE alert_id = @alert_id ORDER BY id;
@@ -16,24 +17,25 @@ SELECT * FROM alerts WHERE id = @id;
 -- name: AlertGetForUpdate :one
 SELECT * FROM alerts WHERE id = @id FOR UPDATE;
 
--- Alerts are read through the viewer's scope, like survivors: a caseworker
--- sees alerts on their own cases, a supervisor their team's (and their
--- own), an admin all.
+-- Alerts are read through the viewer's scope, like survivors, and through
+-- the survivor's *current* assignment: a caseworker sees the alerts of the
+-- survivors assigned to them now (whoever was assigned when the alert was
+-- raised), a supervisor their team's (and their own), an admin all.
 -- name: AlertGetScoped :one
-SELECT a.* FROM alerts a
+SELECT a.* FROM alerts a JOIN survivors s ON s.id = a.survivor_id
 WHERE a.id = @id
   AND (@viewer_role::text = 'admin'
-       OR a.caseworker_id = @viewer_id::uuid
+       OR s.caseworker_id = @viewer_id::uuid
        OR (@viewer_role::text = 'supervisor'
-           AND a.caseworker_id IN (SELECT t.id FROM staff t WHERE t.supervisor_id = @viewer_id::uuid)));
+           AND s.caseworker_id IN (SELECT t.id FROM staff t WHERE t.supervisor_id = @viewer_id::uuid)));
 
 -- name: AlertListScoped :many
-SELECT a.* FROM alerts a
+SELECT a.* FROM alerts a JOIN survivors s ON s.id = a.survivor_id
 WHERE (sqlc.narg(status)::text IS NULL OR a.status = sqlc.narg(status)::text)
   AND (@viewer_role::text = 'admin'
-       OR a.caseworker_id = @viewer_id::uuid
+       OR s.caseworker_id = @viewer_id::uuid
        OR (@viewer_role::text = 'supervisor'
-           AND a.caseworker_id IN (SELECT t.id FROM staff t WHERE t.supervisor_id = @viewer_id::uuid)))
+           AND s.caseworker_id IN (SELECT t.id FROM staff t WHERE t.supervisor_id = @viewer_id::uuid)))
 ORDER BY a.created_at DESC, a.id
 LIMIT @lim;
 
@@ -53,6 +55,18 @@ RETURNING *;
 UPDATE alerts SET escalation_level = @level, sla_due_at = sqlc.narg(next_due)
 WHERE id = @id AND status = 'open' AND escalation_level = @from_level
 RETURNING *;
+
+-- AlertFollowSurvivor moves a survivor's unresolved alerts to their
+-- current caseworker (after a reassignment) and returns them.
+-- name: AlertFollowSurvivor :many
+UPDATE alerts SET caseworker_id = @caseworker_id
+WHERE survivor_id = @survivor_id AND status IN ('open', 'acknowledged')
+RETURNING *;
+
+-- name: AlertListUnresolvedForCaseworker :many
+SELECT a.* FROM alerts a JOIN survivors s ON s.id = a.survivor_id
+WHERE s.caseworker_id = @caseworker_id AND a.status IN ('open', 'acknowledged')
+ORDER BY a.created_at, a.id;
 
 -- name: AlertGetOpenByCode :one
 SELECT * FROM alerts WHERE ack_code = @ack_code AND status = 'open';
@@ -78,10 +92,15 @@ SELECT * FROM messages WHERE survivor_id = @survivor_id::uuid ORDER BY id;
 -- name: MessageListForAlert :many
 SELECT * FROM messages WHERE alert_id = @alert_id::uuid AND staff_id = @staff_id::uuid AND purpose = @purpose ORDER BY id;
 
--- name: MessageCreateAlertAttempt :one
-INSERT INTO messages (direction, channel, staff_id, alert_id, purpose, peer_hash, peer_enc, body_enc,
+-- name: MessageListForReply :many
+SELECT * FROM messages WHERE reply_to = @reply_to::bigint AND direction = 'out' ORDER BY id;
+
+-- MessageCreateAttempt records an outbound text before the provider is
+-- called (an alert text, or the answer to a reply).
+-- name: MessageCreateAttempt :one
+INSERT INTO messages (direction, channel, survivor_id, staff_id, alert_id, reply_to, purpose, peer_hash, peer_enc, body_enc,
                       template, language, provider, status, segments, encoding, created_at, updated_at)
-VALUES ('out', 'sms', @staff_id, @alert_id, @purpose, @peer_hash, @peer_enc, @body_enc,
+VALUES ('out', 'sms', @survivor_id, @staff_id, @alert_id, @reply_to, @purpose, @peer_hash, @peer_enc, @body_enc,
         @template, @language, @provider, 'attempting', @segments, @encoding, @now, @now)
 RETURNING *;
 

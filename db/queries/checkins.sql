@@ -2,8 +2,10 @@
 INSERT INTO checkins (survivor_id, kind, cadence_version, seq, due_at)
 VALUES (@survivor_id, @kind, @cadence_version, @seq, @due_at);
 
--- name: CheckinCancelFuture :execrows
-UPDATE checkins SET state = 'cancelled', reason = @reason, updated_at = @now
+-- CheckinDeleteFuture removes the cadence's occurrences not yet handed to
+-- the sender, for a new cadence to replace: nothing references them yet.
+-- name: CheckinDeleteFuture :execrows
+DELETE FROM checkins
 WHERE survivor_id = @survivor_id AND state = 'scheduled' AND kind = 'cadence' AND due_at > @now;
 
 -- name: CheckinListBySurvivor :many
@@ -59,7 +61,7 @@ SELECT c.id, c.state, c.channel, c.survivor_id,
                  FROM contact_windows w WHERE w.survivor_id = s.id), '[]')::jsonb AS windows,
        ARRAY(SELECT x.ch FROM (SELECT DISTINCT ON (cr_ch) cr_ch AS ch, cr.action
                                FROM consent_records cr, unnest(cr.channels) AS cr_ch
-                               WHERE cr.survivor_id = s.id ORDER BY cr_ch, cr.id DESC) x
+                               WHERE cr.survivor_id = s.id ORDER BY cr_ch, cr.recorded_at DESC, cr.id DESC) x
              WHERE x.action = 'give')::text[] AS consented
 FROM checkins c JOIN survivors s ON s.id = c.survivor_id
 WHERE c.id = @id

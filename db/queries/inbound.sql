@@ -43,7 +43,7 @@ ON CONFLICT DO NOTHING
 RETURNING *;
 
 -- name: MessageGetForAssess :one
-SELECT m.*, s.duress_enc, s.language AS survivor_language, s.status AS survivor_status
+SELECT m.*, s.duress_enc, s.language AS survivor_language, s.status AS survivor_status, s.timezone AS survivor_timezone
 FROM messages m JOIN survivors s ON s.id = m.survivor_id
 WHERE m.id = @id;
 
@@ -53,7 +53,7 @@ WHERE m.id = @id;
 SELECT s.id, s.language, s.channels, s.duress_enc,
        coalesce((SELECT cr.action = 'give' FROM consent_records cr
                  WHERE cr.survivor_id = s.id AND 'sms' = ANY(cr.channels)
-                 ORDER BY cr.id DESC LIMIT 1), false)::bool AS sms_consent
+                 ORDER BY cr.recorded_at DESC, cr.id DESC LIMIT 1), false)::bool AS sms_consent
 FROM survivors s
 WHERE s.phone_hash = @phone_hash AND s.status = 'active';
 

@@ -22,3 +22,17 @@ INSERT INTO staff (id, name_enc, role, supervisor_id, language, phone_enc, phone
 VALUES (@id, @name_enc, @role, @supervisor_id, @language, @phone_enc, @phone_hash, @token_hash)
 ON CONFLICT (id) DO UPDATE SET token_hash = EXCLUDED.token_hash, deactivated_at = NULL
 RETURNING *;
+
+-- StaffGetAny reads a staff member whether active or not (alert routing
+-- needs a deactivated caseworker's supervisor).
+-- name: StaffGetAny :one
+SELECT * FROM staff WHERE id = @id;
+
+-- name: StaffGetForUpdate :one
+SELECT * FROM staff WHERE id = @id FOR UPDATE;
+
+-- name: StaffSetToken :execrows
+UPDATE staff SET token_hash = @token_hash WHERE id = @id AND deactivated_at IS NULL;
+
+-- name: StaffDeactivate :execrows
+UPDATE staff SET deactivated_at = @now WHERE id = @id AND deactivated_at IS NULL;

@@ -1,11 +1,14 @@
 -- Survivors are always read through a viewer's scope: an admin sees every
 -- active survivor, a supervisor their team's, a caseworker their own.
 
+-- SurvivorCreate inserts nothing (no row) when the case code is taken:
+-- the caller draws another.
 -- name: SurvivorCreate :one
-INSERT INTO survivors (reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id,
+INSERT INTO survivors (case_code, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id,
                        response_window_minutes, enrolled_at, updated_at)
-VALUES (@reference_enc, @phone_enc, @phone_hash, @duress_enc, @language, @channels, @timezone, @caseworker_id,
+VALUES (@case_code, @reference_enc, @phone_enc, @phone_hash, @duress_enc, @language, @channels, @timezone, @caseworker_id,
         coalesce(sqlc.narg(response_window_minutes)::int, 1440), @now, @now)
+ON CONFLICT (case_code) DO NOTHING
 RETURNING *;
 
 -- name: SurvivorGetScoped :one
@@ -67,3 +70,6 @@ UPDATE alerts SET resolution_enc = NULL WHERE survivor_id = @survivor_id;
 -- name: SurvivorEraseAlertMessages :exec
 UPDATE messages SET body_enc = NULL, updated_at = @now
 WHERE alert_id IN (SELECT a.id FROM alerts a WHERE a.survivor_id = @survivor_id::uuid);
+
+-- name: SurvivorEraseConsentNotes :exec
+UPDATE consent_records SET note_enc = NULL WHERE survivor_id = @survivor_id;

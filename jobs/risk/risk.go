@@ -46,6 +46,9 @@ const (
 	KindDanger        = "danger_words"
 	KindUnreachable   = "unreachable"
 	KindInvalidNumber = "invalid_number"
+	// KindConsentRestored: staff gave consent back after the survivor
+	// withdrew it themselves.
+	KindConsentRestored = "consent_restored"
 )
 
 //go:embed rules.toml
@@ -58,6 +61,9 @@ type Rules struct {
 		Danger        Severity `toml:"danger"`
 		Unreachable   Severity `toml:"unreachable"`
 		InvalidNumber Severity `toml:"invalid_number"`
+		// ConsentRestored is raised when staff give consent back after the
+		// survivor's own STOP, for a supervisor to see.
+		ConsentRestored Severity `toml:"consent_restored"`
 	} `toml:"signals"`
 	SLA    map[Severity]duration `toml:"sla"`
 	Notify struct {
@@ -109,7 +115,10 @@ func Parse(data []byte) (Rules, error) {
 			return Rules{}, fmt.Errorf("risk rules: intent %q: unknown severity %q", in, sev)
 		}
 	}
-	for name, sev := range map[string]Severity{"danger": r.Signals.Danger, "unreachable": r.Signals.Unreachable, "invalid_number": r.Signals.InvalidNumber} {
+	for name, sev := range map[string]Severity{
+		"danger": r.Signals.Danger, "unreachable": r.Signals.Unreachable, "invalid_number": r.Signals.InvalidNumber,
+		"consent_restored": r.Signals.ConsentRestored,
+	} {
 		if sev == None || !known(sev) {
 			return Rules{}, fmt.Errorf("risk rules: signal %q needs a severity", name)
 		}

@@ -78,6 +78,7 @@ help_info = ""
 danger = "high"
 unreachable = "medium"
 invalid_number = "medium"
+consent_restored = "low"
 [sla]
 urgent = "15m"
 [notify]
