@@ -18,6 +18,8 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -218,4 +220,61 @@ func Keyring(t testing.TB) *crypt.Keyring {
 		t.Fatal(err)
 	}
 	return kr
+}
+
+// DumpData returns `pg_dump --data-only` of the pool's database: every
+// row of every table as PostgreSQL writes it out, for tests that prove
+// something (a phone number, a name) is stored nowhere in plain text.
+// Without pg_dump installed it returns "" (use DumpRows too), except under
+// CI=true, where it fails.
+func DumpData(t testing.TB, pool *pgxpool.Pool) string {
+	t.Helper()
+	bin, err := exec.LookPath("pg_dump")
+	if err != nil {
+		matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_dump")
+		if len(matches) == 0 {
+			if os.Getenv("CI") != "" {
+				t.Fatal("dbtest: pg_dump not found under CI")
+			}
+			t.Log("dbtest: pg_dump not installed; relying on DumpRows")
+			return ""
+		}
+		bin = matches[len(matches)-1]
+	}
+	out, err := exec.Command(bin, "--data-only", "--dbname", pool.Config().ConnString()).Output()
+	if err != nil {
+		t.Fatalf("dbtest: pg_dump: %v", err)
+	}
+	return string(out)
+}
+
+// DumpRows renders every row of every table in the pool's database as
+// text (`SELECT t::text`), one line per row: the same search as DumpData
+// without needing pg_dump.
+func DumpRows(t testing.TB, pool *pgxpool.Pool) string {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := pool.Query(ctx, "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")
+	if err != nil {
+		t.Fatalf("dbtest: list tables: %v", err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("dbtest: list tables: %v", err)
+	}
+	var sb strings.Builder
+	for _, table := range tables {
+		rows, err := pool.Query(ctx, "SELECT t::text FROM "+table+" t")
+		if err != nil {
+			t.Fatalf("dbtest: dump %s: %v", table, err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("dbtest: dump %s: %v", table, err)
+		}
+		for _, line := range lines {
+			sb.WriteString(line + "\n")
+		}
+	}
+	return sb.String()
 }

@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"time"
 
 	"github.com/twilio/twilio-go"
@@ -102,7 +104,11 @@ func (t *Twilio) SendSMS(ctx context.Context, sms jobs.SMS) (jobs.SendResult, er
 	// templates itself); sms.TemplateID is recorded by the caller.
 	msg, err := t.api.CreateMessage(params)
 	if err != nil {
-		return jobs.SendResult{}, sendError(err)
+		var te *client.TwilioRestError
+		if errors.As(err, &te) {
+			return jobs.SendResult{}, &jobs.SendError{HTTPStatus: te.Status, Code: te.Code}
+		}
+		return jobs.SendResult{}, requestError("create message", err)
 	}
 	return jobs.SendResult{SID: deref(msg.Sid), Status: deref(msg.Status)}, nil
 }
@@ -113,7 +119,11 @@ func (t *Twilio) FindSMS(ctx context.Context, to, body string, since time.Time) 
 	params := (&openapi.ListMessageParams{}).SetTo(to).SetPageSize(50).SetLimit(50)
 	msgs, err := t.api.ListMessage(params)
 	if err != nil {
-		return nil, sendError(err)
+		var te *client.TwilioRestError
+		if errors.As(err, &te) {
+			return nil, &LookupError{HTTPStatus: te.Status, Code: te.Code}
+		}
+		return nil, requestError("list messages", err)
 	}
 	var out []jobs.SendResult
 	for _, m := range msgs {
@@ -129,14 +139,65 @@ func (t *Twilio) FindSMS(ctx context.Context, to, body string, since time.Time) 
 	return out, nil
 }
 
-// sendError turns Twilio's error answer into a *jobs.SendError; anything
-// else (timeout, reset, unreadable answer) stays an unknown outcome.
-func sendError(err error) error {
-	var te *client.TwilioRestError
-	if errors.As(err, &te) {
-		return &jobs.SendError{HTTPStatus: te.Status, Code: te.Code, Message: te.Message}
+// Twilio's answers and twilio-go's errors quote phone numbers: an error
+// body's message ("The 'To' number +91… is not a valid phone number."), and
+// net/http's *url.Error, whose text holds the request's URL, which for a
+// lookup is …/Messages.json?To=%2B91…. These errors reach log lines and
+// river_job.errors, so only codes, statuses and redacted causes leave this
+// file.
+
+// LookupError is Twilio's refusal of a message lookup (a rate limit, an
+// outage, bad credentials): its HTTP status and code, never its text.
+type LookupError struct {
+	HTTPStatus int
+	Code       int
+}
+
+func (e *LookupError) Error() string {
+	return fmt.Sprintf("twilio refused message lookup: HTTP %d, code %d", e.HTTPStatus, e.Code)
+}
+
+// RequestError is a request that got no usable answer: a timeout, a
+// broken connection, an answer that could not be read. For a send, Twilio
+// may have accepted the message all the same, so it is deliberately not a
+// *jobs.SendError: the sender reconciles before sending again.
+//
+// It keeps no reference to the original error, whose text holds the URL:
+// Cause is that text without URLs and with digit runs masked.
+type RequestError struct {
+	Op      string // "create message", "list messages"
+	Timeout bool
+	Cause   string
+}
+
+func (e *RequestError) Error() string {
+	what := "no usable answer"
+	if e.Timeout {
+		what = "timed out"
 	}
-	return fmt.Errorf("twilio: %w", err)
+	return "twilio " + e.Op + ": " + what + ": " + e.Cause
+}
+
+// requestError describes a request that failed without an answer from
+// Twilio.
+func requestError(op string, err error) *RequestError {
+	var ne net.Error // *url.Error reports timeouts, from dialling to reading the body
+	return &RequestError{Op: op, Timeout: errors.As(err, &ne) && ne.Timeout(), Cause: redact(err)}
+}
+
+var (
+	anyURL = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"]*`)
+	// A phone number, maybe with its + (or its URL encoding) and spaces or
+	// hyphens: Twilio's SIDs lose their digits too, which costs nothing.
+	digitRun = regexp.MustCompile(`(?:\+|%2[bB])?\d(?:[ -]?\d){6,}`)
+)
+
+// redact returns err's text with every URL (a *url.Error quotes its
+// request's) and every run of seven or more digits (a number a decoder or
+// a proxy quoted) masked.
+func redact(err error) string {
+	text := anyURL.ReplaceAllString(err.Error(), "[url]")
+	return digitRun.ReplaceAllString(text, "[digits]")
 }
 
 func deref(s *string) string {

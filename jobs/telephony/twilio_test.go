@@ -162,3 +162,78 @@ func TestTwilioBadCredentials(t *testing.T) {
 		t.Fatalf("err = %v, want a retryable 20003", err)
 	}
 }
+
+// TestTwilioErrorsNeverQuoteTheNumber: whatever Twilio, a proxy or the
+// network does, the error a send or a lookup returns (which River logs and
+// stores in river_job.errors) holds neither the number nor the request's
+// URL, whose query has the number in a lookup. The fake quotes the number
+// in every error text, as Twilio does for 21211 and 21408.
+func TestTwilioErrorsNeverQuoteTheNumber(t *testing.T) {
+	t.Parallel()
+	const to = "+919417386052"
+	type outcome int
+	const (
+		refused outcome = iota // a *jobs.SendError or *telephony.LookupError
+		unknown                // a *telephony.RequestError: Twilio may have the message
+		timeout                // the same, timed out
+	)
+	slow := twiliofake.Fault{Delay: time.Minute, Status: 503, Code: 20503}
+	tests := []struct {
+		name   string
+		lookup bool
+		fault  twiliofake.Fault
+		want   outcome
+		text   string // in the error
+	}{
+		{name: "send 429", fault: twiliofake.Fault{Status: 429, Code: 20429}, want: refused, text: "HTTP 429, code 20429"},
+		{name: "send 500", fault: twiliofake.Fault{Status: 500, Code: 20500}, want: refused, text: "HTTP 500, code 20500"},
+		{name: "send 21211", fault: twiliofake.Fault{Status: 400, Code: 21211}, want: refused, text: "HTTP 400, code 21211"},
+		{name: "send 21408", fault: twiliofake.Fault{Status: 400, Code: 21408}, want: refused, text: "HTTP 400, code 21408"},
+		{name: "send 21610", fault: twiliofake.Fault{Status: 400, Code: 21610}, want: refused, text: "HTTP 400, code 21610"},
+		{name: "send times out", fault: slow, want: timeout, text: "twilio create message: timed out"},
+		{name: "send answer lost", fault: twiliofake.Fault{Accept: true}, want: unknown, text: "twilio create message: no usable answer"},
+		{name: "send proxy page quoting the number", fault: twiliofake.Fault{Status: 502, RawBody: "<html>502: POST Messages.json To=" + to + "</html>"}, want: unknown, text: "HTTP error code: 502"},
+		{name: "send error body not Twilio's shape", fault: twiliofake.Fault{Status: 400, RawBody: `{"code": "21211", "message": "The 'To' number ` + to + ` is not a valid phone number."}`}, want: unknown, text: "cannot unmarshal string"},
+		{name: "lookup times out", lookup: true, fault: twiliofake.Fault{Delay: time.Minute}, want: timeout, text: "twilio list messages: timed out"},
+		{name: "lookup 429", lookup: true, fault: twiliofake.Fault{Status: 429, Code: 20429}, want: refused, text: "twilio refused message lookup: HTTP 429, code 20429"},
+		{name: "lookup proxy page quoting the number", lookup: true, fault: twiliofake.Fault{Status: 502, RawBody: "<html>GET /Messages.json?To=%2B919417386052</html>"}, want: unknown, text: "twilio list messages: no usable answer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fake := twiliofake.New(t)
+			tw := newTwilio(t, fake, func(c *telephony.TwilioConfig) { c.Timeout = time.Second })
+			var err error
+			if tt.lookup {
+				fake.ScriptList(tt.fault)
+				_, err = tw.FindSMS(context.Background(), to, "hello", time.Now().Add(-time.Minute))
+			} else {
+				fake.ScriptTo(to, tt.fault)
+				_, err = tw.SendSMS(context.Background(), jobs.SMS{To: to, Body: "hello"})
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			for _, leak := range []string{to, to[len(to)-8:], fake.URL, "Messages.json", "://"} {
+				if strings.Contains(msg, leak) {
+					t.Errorf("error %q contains %q", msg, leak)
+				}
+			}
+			if !strings.Contains(msg, tt.text) {
+				t.Errorf("error %q does not say %q", msg, tt.text)
+			}
+			var se *jobs.SendError
+			var le *telephony.LookupError
+			var re *telephony.RequestError
+			switch {
+			case tt.want == refused && !errors.As(err, &se) && !errors.As(err, &le):
+				t.Errorf("%T %v, want a refusal", err, err)
+			case tt.want != refused && (!errors.As(err, &re) || errors.As(err, &se)):
+				t.Errorf("%T %v, want an unknown outcome (a *telephony.RequestError)", err, err)
+			case tt.want != refused && re.Timeout != (tt.want == timeout):
+				t.Errorf("Timeout = %v in %v", re.Timeout, err)
+			}
+		})
+	}
+}

@@ -3,7 +3,12 @@
 // form fields, JSON answers, Twilio's error body) so the real twilio-go
 // client can be pointed at it through TWILIO_API_BASE_URL. Failures are
 // scriptable: HTTP errors with Twilio codes, slow answers, and "accepted
-// but the answer was lost".
+// but the answer was lost", for sends (per destination or in order) and
+// for the message lookup that reconciliation uses.
+//
+// Error answers quote the 'To' number the way Twilio's do (21211: "The 'To'
+// number +91… is not a valid phone number."), so a test notices when that
+// text reaches a log line or a database row.
 package twiliofake
 
 import (
@@ -44,16 +49,20 @@ type Message struct {
 	Created             time.Time
 }
 
-// Fault is a scripted misbehaviour for the next create request.
+// Fault is a scripted misbehaviour for the next request it applies to.
 type Fault struct {
 	// Status and Code: answer with Twilio's error body (e.g. 429/20429,
-	// 500/20500, 400/21211, 400/21610).
+	// 500/20500, 400/21211, 400/21610), whose message quotes the 'To'
+	// number as Twilio's do.
 	Status, Code int
 	// Delay before answering (a client timeout shorter than this sees an
-	// unknown outcome).
+	// unknown outcome). With no Status, the request then succeeds: a send
+	// is accepted however late (Twilio took it), a lookup answers. With a
+	// Status, the answer is that error: a client that timed out never
+	// learns that Twilio did not take the message.
 	Delay time.Duration
 	// Accept stores the message before failing: Twilio took it, but the
-	// answer never reached the client.
+	// answer never reached the client. Sends only.
 	Accept bool
 	// RawBody, when set, replaces the JSON error body (e.g. an HTML 502
 	// from a proxy).
@@ -71,12 +80,14 @@ type Server struct {
 	// Discard keeps no messages in memory (long load runs).
 	Discard bool
 
-	unusedOK atomic.Bool
-	mux      *http.ServeMux
-	mu       sync.Mutex
-	messages []Message
-	faults   []Fault
-	requests int
+	unusedOK   atomic.Bool
+	mux        *http.ServeMux
+	mu         sync.Mutex
+	messages   []Message
+	faults     []Fault            // for the next sends, in order
+	faultsTo   map[string][]Fault // for the next sends to one number
+	listFaults []Fault            // for the next lookups, in order
+	requests   int
 }
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
@@ -141,6 +152,102 @@ func (s *Server) Script(faults ...Fault) {
 	s.faults = append(s.faults, faults...)
 }
 
+// ScriptTo queues faults for the next create requests to one number, in
+// order. They are used before the queue Script fills, so jobs sending to
+// different numbers at once each meet their own faults.
+func (s *Server) ScriptTo(to string, faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faultsTo == nil {
+		s.faultsTo = map[string][]Fault{}
+	}
+	s.faultsTo[to] = append(s.faultsTo[to], faults...)
+}
+
+// ScriptList queues faults for the next message lookups (GET
+// Messages.json, what reconciliation asks), in order: Delay for a timeout,
+// Status and Code for an error answer quoting the To parameter.
+func (s *Server) ScriptList(faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listFaults = append(s.listFaults, faults...)
+}
+
+// nextFault takes the fault for a send to `to`: that number's own first,
+// then the shared queue's.
+func (s *Server) nextFault(to string) *Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q := s.faultsTo[to]; len(q) > 0 {
+		s.faultsTo[to] = q[1:]
+		return &q[0]
+	}
+	if len(s.faults) > 0 {
+		f := s.faults[0]
+		s.faults = s.faults[1:]
+		return &f
+	}
+	return nil
+}
+
+func (s *Server) nextListFault() *Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.listFaults) == 0 {
+		return nil
+	}
+	f := s.listFaults[0]
+	s.listFaults = s.listFaults[1:]
+	return &f
+}
+
+// wait sleeps for the fault's delay, or until the client gives up.
+func (f *Fault) wait(r *http.Request) {
+	if f.Delay > 0 {
+		select {
+		case <-time.After(f.Delay):
+		case <-r.Context().Done():
+		}
+	}
+}
+
+// answerError writes the fault's error answer, if it has one; to is the
+// number Twilio's text would quote.
+func (f *Fault) answerError(w http.ResponseWriter, to string) bool {
+	if f.Status == 0 {
+		return false
+	}
+	if f.RawBody != "" {
+		w.WriteHeader(f.Status)
+		_, _ = w.Write([]byte(f.RawBody))
+		return true
+	}
+	writeError(w, f.Status, f.Code, errorText(f.Code, to))
+	return true
+}
+
+// errorText is Twilio's message for a code, quoting the number where
+// Twilio does (and, to make leaks visible, where it might).
+func errorText(code int, to string) string {
+	switch code {
+	case 21211:
+		return "The 'To' number " + to + " is not a valid phone number."
+	case 21408:
+		return "Permission to send an SMS has not been enabled for the region indicated by the 'To' number: " + to
+	case 21610:
+		return "Attempt to send to unsubscribed recipient " + to
+	case 21612:
+		return "The 'To' phone number: " + to + ", is not currently reachable using the 'From' phone number via SMS."
+	case 21614:
+		return "'To' number " + to + " is not a valid mobile number"
+	case 20429:
+		return "Too Many Requests: too many messages queued for " + to
+	case 20500:
+		return "Internal server error while handling the request for " + to
+	}
+	return "Scripted failure (code " + strconv.Itoa(code) + ") for the 'To' number " + to
+}
+
 // Messages returns a copy of every accepted message, oldest first.
 func (s *Server) Messages() []Message {
 	s.mu.Lock()
@@ -185,31 +292,12 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		msg.Status = "accepted"
 	}
 
-	s.mu.Lock()
-	var fault *Fault
-	if len(s.faults) > 0 {
-		fault = &s.faults[0]
-		s.faults = s.faults[1:]
-	}
-	s.mu.Unlock()
-
-	if fault != nil {
-		if fault.Delay > 0 {
-			select {
-			case <-time.After(fault.Delay):
-			case <-r.Context().Done():
-			}
-		}
+	if fault := s.nextFault(msg.To); fault != nil {
+		fault.wait(r)
 		if fault.Accept {
 			s.store(msg)
 		}
-		if fault.Status != 0 {
-			if fault.RawBody != "" {
-				w.WriteHeader(fault.Status)
-				_, _ = w.Write([]byte(fault.RawBody))
-				return
-			}
-			writeError(w, fault.Status, fault.Code, "scripted failure")
+		if fault.answerError(w, msg.To) {
 			return
 		}
 		if fault.Accept {
@@ -225,7 +313,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 
 	switch {
 	case msg.To == "" || !e164.MatchString(msg.To):
-		writeError(w, http.StatusBadRequest, 21211, "The 'To' number "+msg.To+" is not a valid phone number.")
+		writeError(w, http.StatusBadRequest, 21211, errorText(21211, msg.To))
 		return
 	case msg.Body == "":
 		writeError(w, http.StatusBadRequest, 21602, "Message body is required.")
@@ -254,6 +342,12 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	to := r.URL.Query().Get("To")
+	if fault := s.nextListFault(); fault != nil {
+		fault.wait(r)
+		if fault.answerError(w, to) {
+			return
+		}
+	}
 	s.mu.Lock()
 	var out []map[string]any
 	for i := len(s.messages) - 1; i >= 0; i-- { // newest first, like Twilio
