@@ -92,8 +92,13 @@ func TestCadenceEditChangesFutureOnly(t *testing.T) {
 	if n := f.count("SELECT count(*) FROM checkins WHERE survivor_id = $1 AND state = 'sent'", id); n != 2 {
 		t.Errorf("sent check-ins = %d, want the same 2", n)
 	}
-	if n := f.count("SELECT count(*) FROM checkins WHERE survivor_id = $1 AND state = 'cancelled'", id); n != 22 {
-		t.Errorf("cancelled = %d, want the 22 future ones of the old cadence", n)
+	// The old cadence's 22 future occurrences are gone, not kept as
+	// cancelled rows: what remains is what happened and what will.
+	if n := f.count("SELECT count(*) FROM checkins WHERE survivor_id = $1", id); n != 2+5 {
+		t.Errorf("check-in rows = %d, want 7: the 2 sent and the 5 of the new cadence", n)
+	}
+	if n := f.count("SELECT count(*) FROM checkins WHERE survivor_id = $1 AND state = 'cancelled'", id); n != 0 {
+		t.Errorf("cancelled = %d, want 0: replaced rows are deleted", n)
 	}
 	// Every 3 days from enrolment: days 3..30; after day 15 that is 18..30.
 	if n := f.count("SELECT count(*) FROM checkins WHERE survivor_id = $1 AND state = 'scheduled'", id); n != 5 {

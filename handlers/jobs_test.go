@@ -72,6 +72,7 @@ func (f *fixture) workJobs() int {
 			if err != nil {
 				f.t.Fatal(err)
 			}
+			defer tx.Rollback(ctx) // after a failure, so the pool can close
 			if _, err := workJob(f, tx, row); err != nil {
 				f.t.Fatalf("job %s %d: %v", row.Kind, row.ID, err)
 			}
@@ -92,6 +93,8 @@ func workJob(f *fixture, tx pgx.Tx, row *rivertype.JobRow) (*rivertest.WorkResul
 	switch row.Kind {
 	case jobs.ReplyAssessArgs{}.Kind():
 		return rivertest.NewWorker(f.t, driver, cfg, &jobs.ReplyAssessWorker{Deps: f.deps}).WorkJob(ctx, f.t, tx, row)
+	case jobs.ReplyAnswerArgs{}.Kind():
+		return rivertest.NewWorker(f.t, driver, cfg, &jobs.ReplyAnswerWorker{Deps: f.deps}).WorkJob(ctx, f.t, tx, row)
 	case jobs.AlertNotifyArgs{}.Kind():
 		return rivertest.NewWorker(f.t, driver, cfg, &jobs.AlertNotifyWorker{Deps: f.deps}).WorkJob(ctx, f.t, tx, row)
 	case jobs.AlertEscalateArgs{}.Kind():
