@@ -3,8 +3,12 @@
 // Catalog that renders them.
 //
 // Texts reach phones that other people may read, including the people a
-// survivor escaped from. They stay short and neutral; locales_test.go scans
-// every file for words that would give away what Saathi is for.
+// survivor escaped from. They stay short and neutral, and never write the
+// service's name out: they insert {{.Name}}, which is each file's
+// SenderName or a deployment's cover name (WithSenderName), since a real
+// NGO's name on a phone can give a survivor away. Forbidden lists the
+// words that would give away what Saathi is for; the tests scan every
+// rendered text with it, and CheckSenderName every cover name.
 //
 // Unlike go-i18n's defaults, a Catalog never falls back: a missing language
 // or message is an error, never English text or a related language's text
@@ -16,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -28,6 +33,10 @@ import (
 
 // Message IDs. Each is a key in every active.*.toml file.
 const (
+	// SenderName is the name texts give the service ("Saathi", in each
+	// language's script). Texts insert it as {{.Name}}; a deployment may
+	// replace it in every language with a cover name (WithSenderName).
+	SenderName = "SenderName"
 	// CheckinSMS asks the survivor to reply 1 (all is well), 2 (call me) or
 	// 3 (help now).
 	CheckinSMS = "CheckinSMS"
@@ -75,7 +84,7 @@ const (
 
 // messageIDs are the IDs the code relies on; English must define them all.
 var messageIDs = []string{
-	CheckinSMS, ReplyThanks, ReplyCallMe, ReplyHelpNow, ReplyFreeText,
+	SenderName, CheckinSMS, ReplyThanks, ReplyCallMe, ReplyHelpNow, ReplyFreeText,
 	HelpInfo, OptOutConfirm, OptInConfirm,
 	VoiceCheckin, VoiceNoInput, VoiceThanks,
 	AlertSMS, AlertEscalatedSMS, AlertAckConfirm, AlertAckUnknown,
@@ -95,6 +104,15 @@ var ErrUnsupportedLanguage = errors.New("unsupported language")
 // ErrMissingMessage is returned by Text for a message ID the language lacks.
 var ErrMissingMessage = errors.New("missing message")
 
+// ErrReservedField is returned by Text when data carries NameField: the
+// name a text gives the service is the catalog's to insert, never a
+// caller's (a caller's "Name" could be a survivor's or a caseworker's).
+var ErrReservedField = errors.New("reserved template field")
+
+// NameField is the template field ({{.Name}}) through which every text
+// names the service. Text fills it in.
+const NameField = "Name"
+
 //go:embed active.*.toml
 var files embed.FS
 
@@ -110,6 +128,9 @@ type Catalog struct {
 	tags       map[string]language.Tag
 	ids        []string
 	parser     template.Parser
+	// names is the service's name by language, inserted as {{.Name}}:
+	// each file's SenderName, or one deployment name for all (WithSenderName).
+	names map[string]string
 }
 
 // NewCatalog loads the embedded active.*.toml files, one per supported
@@ -191,7 +212,17 @@ func newCatalog(fsys fs.FS) (*Catalog, error) {
 		// otherwise match a related language or English.
 		localizers[lang] = i18n.NewLocalizer(bundle, lang)
 	}
-	return &Catalog{localizers: localizers, tags: tags, ids: ids, parser: parser}, nil
+	c := &Catalog{localizers: localizers, tags: tags, ids: ids, parser: parser, names: make(map[string]string, len(Supported))}
+	for _, lang := range Supported {
+		// Rendered, not read from the file, so the name goes through the
+		// same checks as any text; a field in it fails (missingkey=error).
+		name, _, err := localizers[lang].LocalizeWithTag(&i18n.LocalizeConfig{MessageID: SenderName, TemplateParser: parser})
+		if err != nil {
+			return nil, fmt.Errorf("active.%s.toml: render %s: %w", lang, SenderName, err)
+		}
+		c.names[lang] = name
+	}
+	return c, nil
 }
 
 // checkMessage rejects messages that could only fail (or say nothing) when
@@ -207,17 +238,26 @@ func checkMessage(parser template.Parser, m *i18n.Message) error {
 }
 
 // Text renders message id in lang with data (nil for messages without
-// fields). It returns an error, and no text, for an unsupported language, a
-// message the language lacks, or a template field missing from data.
+// fields), inserting the service's name as {{.Name}} itself. It returns an
+// error, and no text, for an unsupported language, a message the language
+// lacks, a template field missing from data, or data that carries
+// NameField (ErrReservedField). Text(lang, SenderName, nil) is the name.
 func (c *Catalog) Text(lang, id string, data map[string]any) (string, error) {
 	loc, ok := c.localizers[lang]
 	if !ok {
 		return "", fmt.Errorf("render %s: %w %q", id, ErrUnsupportedLanguage, lang)
 	}
-	lc := &i18n.LocalizeConfig{MessageID: id, TemplateParser: c.parser}
-	if data != nil {
-		lc.TemplateData = data
+	if _, ok := data[NameField]; ok {
+		return "", fmt.Errorf("render %s in %s: %w %s: the catalog inserts the name", id, lang, ErrReservedField, NameField)
 	}
+	if id == SenderName {
+		return c.names[lang], nil
+	}
+	// A copy: the caller's map is neither changed nor kept.
+	fields := make(map[string]any, len(data)+1)
+	maps.Copy(fields, data)
+	fields[NameField] = c.names[lang]
+	lc := &i18n.LocalizeConfig{MessageID: id, TemplateParser: c.parser, TemplateData: fields}
 	// On a missing message go-i18n returns English text and an error: the
 	// text is dropped, the error kept.
 	text, tag, err := loc.LocalizeWithTag(lc)

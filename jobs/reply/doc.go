@@ -17,7 +17,11 @@
 //     mango", not "mangoes"), the intent is Duress. Danger words overlapping
 //     the duress word are dropped, and no Evidence ever quotes it: evidence
 //     says "duress word", and any evidence line that would contain the word
-//     is replaced by "(redacted)".
+//     is replaced by "(redacted)". RedactDuress hides it the same way in
+//     message bodies shown to staff ("[duress word]"), and
+//     ValidateDuressWord refuses, at enrolment, words a survivor could send
+//     by accident: codes, keywords, danger words, words under 4 letters
+//     and the lexicons' common everyday words.
 //  2. Keywords. Opt-out (STOP, "band karo", بند ...), opt-in (START,
 //     "shuru" ...) and help-info (INFO, "jaankari" ...) count only when the
 //     whole normalised message is one of the lexicon's phrases, the way

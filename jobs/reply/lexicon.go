@@ -19,6 +19,7 @@ type lexiconFile struct {
 	Danger      []string `toml:"danger"`
 	SafeNegated []string `toml:"safe_negated"`
 	ClauseBreak []string `toml:"clause_break"`
+	Common      []string `toml:"common"`
 	Negation    struct {
 		Words  []string `toml:"words"`
 		Before int      `toml:"before"`
@@ -44,6 +45,7 @@ func (f *lexiconFile) lists() []namedList {
 		{"danger", f.Danger, false},
 		{"safe_negated", f.SafeNegated, false},
 		{"clause_break", f.ClauseBreak, true},
+		{"common", f.Common, false},
 		{"negation.words", f.Negation.Words, true},
 		{"negation.inert", f.Negation.Inert, false},
 		{"numbers.before", f.Numbers.Before, true},
@@ -140,6 +142,7 @@ func NewParser(fsys fs.FS) (*Parser, error) {
 		clauseBreak:  make(map[string]bool),
 		numberBefore: make(map[string]bool),
 		numberAfter:  make(map[string]bool),
+		common:       make(map[string]bool),
 	}
 	var errs []error
 	for _, name := range names {
@@ -178,7 +181,7 @@ func NewParser(fsys fs.FS) (*Parser, error) {
 		for _, set := range []struct {
 			m       map[string]bool
 			entries []string
-		}{{p.clauseBreak, f.ClauseBreak}, {p.numberBefore, f.Numbers.Before}, {p.numberAfter, f.Numbers.After}} {
+		}{{p.clauseBreak, f.ClauseBreak}, {p.numberBefore, f.Numbers.Before}, {p.numberAfter, f.Numbers.After}, {p.common, f.Common}} {
 			for _, e := range set.entries {
 				set.m[Normalize(e)] = true
 			}

@@ -55,6 +55,12 @@ func TestLexiconFiles(t *testing.T) {
 					if len(l.entries) == 0 {
 						t.Errorf("%s is empty: every language needs it", l.name)
 					}
+				case "common":
+					// The duress word check leans on it: a short list lets
+					// everyday words through.
+					if len(l.entries) < 80 {
+						t.Errorf("common has %d entries, want at least 80", len(l.entries))
+					}
 				}
 				for _, e := range l.entries {
 					if e != strings.TrimSpace(e) {
@@ -133,6 +139,8 @@ danger = ["help me"]
 		{name: "duplicate after normalisation", files: map[string]string{"en.toml": `danger = ["help", "HELP!"]`}, wantErr: `duplicates "help"`},
 		{name: "multi-word negation", files: map[string]string{"en.toml": "[negation]\nwords = [\"no way\"]"}, wantErr: "single word"},
 		{name: "window too wide", files: map[string]string{"en.toml": "[negation]\nafter = 9"}, wantErr: "negation.after = 9"},
+		{name: "empty common entry", files: map[string]string{"en.toml": `common = ["hello", "?"]`}, wantErr: `common: entry "?" is empty`},
+		{name: "duplicate common entry", files: map[string]string{"en.toml": `common = ["thank you", "Thank-you!"]`}, wantErr: `common: entry "Thank-you!" duplicates "thank you"`},
 		{name: "opt-out is danger in another language", files: map[string]string{
 			"en.toml": valid,
 			"hi.toml": `danger = ["stop"]`,

@@ -24,6 +24,10 @@ const (
 	dropRune  = -1
 )
 
+// sosEmoji (🆘) is the one emoji that is a word: Normalize reads it as
+// "sos", since a survivor may send it alone.
+const sosEmoji = '\U0001F198'
+
 // maxPasses bounds the fixed-point loop: one pass almost always suffices,
 // a second catches what removing a character lets NFKC compose.
 const maxPasses = 4
@@ -32,8 +36,7 @@ const maxPasses = 4
 // becomes clauseSep instead of wordSep; the words are the same either way.
 func normalize(s string, keepClauses bool) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
-	// The one emoji that is a word: a survivor may send it alone.
-	s = strings.ReplaceAll(s, "\U0001F198", " sos ")
+	s = strings.ReplaceAll(s, string(sosEmoji), " sos ")
 	for range maxPasses {
 		next := normalizePass(s, keepClauses)
 		if next == s {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -57,6 +58,8 @@ type Parser struct {
 	clauseBreak  map[string]bool
 	numberBefore map[string]bool
 	numberAfter  map[string]bool
+	// common are everyday words and phrases a duress word must not be.
+	common map[string]bool
 }
 
 type keyword struct {
@@ -275,10 +278,27 @@ func (p *Parser) tokenize(text string) []token {
 // duressSpans marks the words that belong to an occurrence of the duress
 // word sequence, or returns nil if it does not occur.
 func duressSpans(toks []token, duress []string) []bool {
+	var in []bool
+	for _, occ := range duressOccurrences(toks, duress) {
+		if in == nil {
+			in = make([]bool, len(toks))
+		}
+		for k := occ[0]; k <= occ[1]; k++ {
+			in[k] = true
+		}
+	}
+	return in
+}
+
+// duressOccurrences returns the first and last token of every occurrence
+// of the duress word sequence, in order; occurrences may overlap ("la la"
+// occurs twice in "la la la"). This is the one definition of where the
+// duress word is: Parse and RedactDuress both use it.
+func duressOccurrences(toks []token, duress []string) [][2]int {
 	if len(duress) == 0 || len(duress) > len(toks) {
 		return nil
 	}
-	var in []bool
+	var out [][2]int
 	for i := 0; i+len(duress) <= len(toks); i++ {
 		found := true
 		for j, w := range duress {
@@ -287,17 +307,11 @@ func duressSpans(toks []token, duress []string) []bool {
 				break
 			}
 		}
-		if !found {
-			continue
-		}
-		if in == nil {
-			in = make([]bool, len(toks))
-		}
-		for j := range duress {
-			in[i+j] = true
+		if found {
+			out = append(out, [2]int{i, i + len(duress) - 1})
 		}
 	}
-	return in
+	return out
 }
 
 // findPhrases finds lexicon phrases left to right, longest first, without
@@ -422,44 +436,134 @@ func wordTokens(s string) []token {
 // ErrDuressWord is wrapped by ValidateDuressWord's errors.
 var ErrDuressWord = errors.New("unsuitable duress word")
 
+// Reasons a duress word is refused; each error wraps ErrDuressWord and one
+// of these. Their texts are shown to the admin who enrols the survivor, so
+// they say what to change and never quote the word.
+var (
+	errDuressEmpty   = errors.New("it has no letters")
+	errDuressNumber  = errors.New("it contains a number, which could be read as a reply code")
+	errDuressKeyword = errors.New("it is a reply keyword in one of the languages")
+	errDuressDanger  = errors.New("it is a danger or negation word the dashboard already reports")
+	errDuressShort   = fmt.Errorf("it is too short: at least %d letters", minDuressLetters)
+	errDuressMarker  = errors.New("the dashboard shows " + DuressMarker + " in its place")
+	errDuressCommon  = errors.New("it is one of the most common everyday words in one of the languages, so it would be sent by accident")
+)
+
+// minDuressLetters is the shortest duress word accepted, in letters (see
+// duressLetters): shorter words turn up by chance, inside ordinary replies.
+const minDuressLetters = 4
+
 // ValidateDuressWord reports why word would make a poor duress word, for
-// enrolment: after Normalize it must keep at least 3 characters (2 in
-// Indian and Perso-Arabic scripts, where "आम" or "آم" is a whole word), contain no
-// number (it could be read as a reply code), and not be a keyword or a
-// danger phrase (its meaning would be ambiguous, and the dashboard shows
-// danger words). Errors never quote the word.
+// enrolment. A duress word fires an urgent alert wherever it appears in a
+// reply, as whole words, in any language, so it must be one a survivor
+// would never send by accident. After Normalize it must:
+//
+//   - contain no number (it could be read as a reply code 1, 2 or 3);
+//   - not be a reply keyword of any language (STOP, START, HELP, INFO and
+//     every opt-out, opt-in and help-info phrase of every lexicon);
+//   - not be a danger or negation phrase (its meaning would be ambiguous,
+//     and the dashboard reports danger words);
+//   - have at least 4 letters (see duressLetters);
+//   - not be a word of DuressMarker (redaction would show it);
+//   - not be one of the common everyday words of any language, nor a
+//     phrase made only of such words ("theek hai", "thank you"); the
+//     lexicons' negation, clause-break and number words count as common.
+//
+// Survivors mix languages, so every check covers all of them. Errors wrap
+// ErrDuressWord and never quote the word.
 func (p *Parser) ValidateDuressWord(word string) error {
 	if p == nil {
 		p = &emptyParser
 	}
-	n := Normalize(word)
-	words := strings.Fields(n)
-	switch {
-	case n == "":
-		return fmt.Errorf("%w: no letters after normalisation", ErrDuressWord)
-	case tooShort(strings.Join(words, "")):
-		return fmt.Errorf("%w: too short", ErrDuressWord)
-	case p.keywords[n] != nil:
-		return fmt.Errorf("%w: it is a reply keyword (%s)", ErrDuressWord, p.keywords[n].intent)
-	case p.phrases.lookup(n) != nil:
-		return fmt.Errorf("%w: it is a danger or negation phrase", ErrDuressWord)
-	}
-	for _, w := range words {
-		if strings.ContainsAny(w, "0123456789") {
-			return fmt.Errorf("%w: it contains a number", ErrDuressWord)
-		}
+	if reason := p.duressRefusal(Normalize(word)); reason != nil {
+		return fmt.Errorf("%w: %w", ErrDuressWord, reason)
 	}
 	return nil
 }
 
-// tooShort reports whether a normalised duress word is too short to be
-// told apart from chance: three Latin letters, or two in other scripts.
-func tooShort(w string) bool {
-	n := utf8.RuneCountInString(w)
-	for _, r := range w {
-		if r >= utf8.RuneSelf {
-			return n < 2
+// duressRefusal returns the first reason the normalised word n is refused,
+// in the order ValidateDuressWord lists them, or nil.
+func (p *Parser) duressRefusal(n string) error {
+	words := strings.Fields(n)
+	switch {
+	case n == "":
+		return errDuressEmpty
+	case strings.ContainsAny(n, "0123456789"):
+		return errDuressNumber
+	case p.keywords[n] != nil:
+		return errDuressKeyword
+	case p.phrases.lookup(n) != nil || p.negation[n].written != "":
+		return errDuressDanger
+	case duressLetters(words) < minDuressLetters:
+		return errDuressShort
+	case containsDuress(DuressMarker, words):
+		return errDuressMarker
+	case p.common[n] || p.allCommon(words):
+		return errDuressCommon
+	}
+	return nil
+}
+
+// allCommon reports whether every word is an everyday word of some
+// language: a common word, or a negation, clause-break or number word.
+func (p *Parser) allCommon(words []string) bool {
+	for _, w := range words {
+		if !p.common[w] && p.negation[w].written == "" && !p.clauseBreak[w] && !p.numberBefore[w] && !p.numberAfter[w] {
+			return false
 		}
 	}
-	return n < 3
+	return true
+}
+
+// duressLetters counts the letters of a normalised duress word the way
+// it sounds, close to its romanised spelling, so that "कमल" and "kamal"
+// both count 5.
+//
+// Code points are the base, not grapheme clusters: in Indian scripts a
+// vowel sign is a sound just as a Latin vowel letter is ("पानी", "pani":
+// 4), where grapheme clusters would count "पानी" 2 and refuse most
+// everyday Hindi, Punjabi and Gujarati words. The virama (्, ੍, ્) only
+// joins two consonants and does not count. A Devanagari, Gurmukhi or
+// Gujarati consonant followed by another letter or by an anusvara or
+// visarga carries the unwritten vowel "a" and counts 2 ("कमल" is
+// ka-ma-l); at the end of a word it is silent, as in speech. Urdu writes
+// no short vowels and has no such rule to recover them, so its words count
+// as written ("کتاب" 4, "قلم" 3).
+func duressLetters(words []string) int {
+	n := 0
+	for _, w := range words {
+		runes := []rune(w)
+		for i, r := range runes {
+			if isVirama(r) {
+				continue
+			}
+			n++
+			if i+1 < len(runes) && isIndicConsonant(r) && (unicode.IsLetter(runes[i+1]) || isNasalOrVisarga(runes[i+1])) {
+				n++ // the inherent vowel
+			}
+		}
+	}
+	return n
+}
+
+func isVirama(r rune) bool {
+	return r == '\u094D' || r == '\u0A4D' || r == '\u0ACD'
+}
+
+// isIndicConsonant reports whether r is a Devanagari, Gurmukhi or Gujarati
+// consonant (the letters with an inherent vowel).
+func isIndicConsonant(r rune) bool {
+	return (r >= '\u0915' && r <= '\u0939') || (r >= '\u0958' && r <= '\u095F') || (r >= '\u0979' && r <= '\u097F') ||
+		(r >= '\u0A15' && r <= '\u0A39') || (r >= '\u0A59' && r <= '\u0A5E') ||
+		(r >= '\u0A95' && r <= '\u0AB9')
+}
+
+// isNasalOrVisarga reports whether r is an anusvara (or Gurmukhi bindi)
+// or a visarga: signs that follow a vowel, here the inherent one ("पतंग").
+func isNasalOrVisarga(r rune) bool {
+	switch r {
+	case '\u0902', '\u0903', '\u0A02', '\u0A03', '\u0A82', '\u0A83':
+		return true
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package reply
 
 import (
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -401,34 +402,157 @@ func TestValidateDuressWord(t *testing.T) {
 	t.Parallel()
 	p := setup(t)
 	tests := []struct {
-		name    string
-		word    string
-		wantErr bool
+		name string
+		word string
+		want error // the reason; nil to accept
 	}{
-		{name: "ordinary word", word: "mango"},
-		{name: "devanagari word", word: "आम"},
+		// Acceptable: uncommon words of 4 letters or more, in any script.
+		{name: "demo word", word: "mango"},
+		{name: "padded and capitalised", word: " Mango "},
 		{name: "two words", word: "blue sky"},
-		{name: "empty", word: "", wantErr: true},
-		{name: "punctuation only", word: "!!!", wantErr: true},
-		{name: "too short", word: "ab", wantErr: true},
-		{name: "one devanagari letter", word: "आ", wantErr: true},
-		{name: "a code", word: "3", wantErr: true},
-		{name: "contains a number", word: "mango3", wantErr: true},
-		{name: "opt-out keyword", word: "STOP", wantErr: true},
-		{name: "danger word", word: "madad", wantErr: true},
-		{name: "danger phrase", word: "help me", wantErr: true},
+		{name: "romanised hindi", word: "patang"},
+		{name: "devanagari", word: "किताब"},
+		{name: "devanagari with anusvara", word: "पतंग"},
+		{name: "gurmukhi with tippi", word: "ਪਤੰਗ"},
+		{name: "gujarati", word: "પતંગ"},
+		{name: "urdu", word: "کتاب"},
+		{name: "urdu arabic kaf", word: "كتاب"},
+		{name: "common word with an uncommon one", word: "meri patang"},
+		{name: "four letters", word: "kiwi"},
+		{name: "devanagari inherent vowels count", word: "कमल"},
+		{name: "devanagari inherent vowels count twice", word: "नमक"},
+		{name: "gujarati inherent vowels count", word: "કમળ"},
+		{name: "gurmukhi inherent vowels count", word: "ਕਮਲ"},
+
+		// No letters.
+		{name: "empty", word: "", want: errDuressEmpty},
+		{name: "punctuation only", word: "!!!", want: errDuressEmpty},
+		{name: "emoji only", word: "🙂🙂", want: errDuressEmpty},
+
+		// Numbers: a reply code in any script's digits.
+		{name: "a code", word: "3", want: errDuressNumber},
+		{name: "devanagari code", word: "३", want: errDuressNumber},
+		{name: "urdu code", word: "۲", want: errDuressNumber},
+		{name: "gurmukhi digits", word: "੧੨੩੪", want: errDuressNumber},
+		{name: "contains a number", word: "mango3", want: errDuressNumber},
+
+		// Reply keywords of every language.
+		{name: "STOP", word: "STOP", want: errDuressKeyword},
+		{name: "stop with punctuation", word: "Stop!", want: errDuressKeyword},
+		{name: "START", word: "start", want: errDuressKeyword},
+		{name: "HELP", word: "HELP", want: errDuressKeyword},
+		{name: "INFO", word: "info", want: errDuressKeyword},
+		{name: "short keyword", word: "end", want: errDuressKeyword},
+		{name: "unsubscribe", word: "unsubscribe", want: errDuressKeyword},
+		{name: "romanised opt-out", word: "band karo", want: errDuressKeyword},
+		{name: "devanagari opt-out", word: "बंद करो", want: errDuressKeyword},
+		{name: "gurmukhi opt-in", word: "ਸ਼ੁਰੂ", want: errDuressKeyword},
+		{name: "gujarati opt-in", word: "શરૂ કરો", want: errDuressKeyword},
+		{name: "urdu info", word: "معلومات", want: errDuressKeyword},
+		{name: "romanised info", word: "jaankari", want: errDuressKeyword},
+
+		// Danger and negation.
+		{name: "danger word", word: "madad", want: errDuressDanger},
+		{name: "danger phrase", word: "help me", want: errDuressDanger},
+		{name: "devanagari danger", word: "मदद", want: errDuressDanger},
+		{name: "urdu danger", word: "خطرہ", want: errDuressDanger},
+		{name: "safe-negated phrase", word: "not safe", want: errDuressDanger},
+		{name: "negation word", word: "nahi", want: errDuressDanger},
+		{name: "devanagari negation", word: "नहीं", want: errDuressDanger},
+
+		// Fewer than 4 letters (viramas do not count).
+		{name: "two latin letters", word: "ab", want: errDuressShort},
+		{name: "three latin letters", word: "sky", want: errDuressShort},
+		{name: "two letters spaced", word: "a b", want: errDuressShort},
+		{name: "devanagari two letters", word: "आम", want: errDuressShort},
+		{name: "one devanagari letter", word: "आ", want: errDuressShort},
+		{name: "devanagari virama does not count", word: "क्या", want: errDuressShort},
+		{name: "devanagari final consonant is silent", word: "जल", want: errDuressShort},
+		{name: "devanagari vowel sign", word: "मोर", want: errDuressShort},
+		{name: "urdu short vowels unwritten", word: "قلم", want: errDuressShort},
+		{name: "gurmukhi nukta removed", word: "ਸ਼ੇਰ", want: errDuressShort},
+		{name: "gujarati three", word: "મોર", want: errDuressShort},
+		{name: "urdu three", word: "شیر", want: errDuressShort},
+
+		// The marker's own words.
+		{name: "marker word", word: "duress", want: errDuressMarker},
+		{name: "marker phrase", word: "Duress Word!", want: errDuressMarker},
+
+		// Common everyday words and phrases made only of them.
+		{name: "common: english greeting", word: "hello", want: errDuressCommon},
+		{name: "common: english phrase", word: "thank you", want: errDuressCommon},
+		{name: "common: english phrase hyphenated", word: "Thank-you", want: errDuressCommon},
+		{name: "common: english made of common words", word: "my home", want: errDuressCommon},
+		{name: "common: romanised hindi", word: "namaste", want: errDuressCommon},
+		{name: "common: romanised phrase", word: "theek hai", want: errDuressCommon},
+		{name: "common: devanagari", word: "नमस्ते", want: errDuressCommon},
+		{name: "common: devanagari with nukta", word: "बढ़िया", want: errDuressCommon},
+		{name: "common: devanagari made of common words", word: "सब ठीक है", want: errDuressCommon},
+		{name: "common: romanised made of common words", word: "mera ghar", want: errDuressCommon},
+		{name: "common: gurmukhi", word: "ਧੰਨਵਾਦ", want: errDuressCommon},
+		{name: "common: romanised punjabi", word: "sat sri akal", want: errDuressCommon},
+		{name: "common: gujarati", word: "આભાર", want: errDuressCommon},
+		{name: "common: romanised gujarati", word: "kem cho", want: errDuressCommon},
+		{name: "common: urdu", word: "شکریہ", want: errDuressCommon},
+		{name: "common: urdu arabic letters", word: "شكريه", want: errDuressCommon},
+		{name: "common: romanised urdu", word: "khuda hafiz", want: errDuressCommon},
+		{name: "common: clause-break word", word: "lekin", want: errDuressCommon},
+		{name: "common: number word", word: "baje", want: errDuressCommon},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			err := p.ValidateDuressWord(tc.word)
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("ValidateDuressWord(%q) = %v, want error %v", tc.word, err, tc.wantErr)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("ValidateDuressWord(%q) = %v, want nil", tc.word, err)
+				}
+				return
 			}
-			if err != nil && utf8.RuneCountInString(tc.word) > 2 && strings.Contains(err.Error(), tc.word) {
-				t.Errorf("ValidateDuressWord error %q quotes the word", err)
+			if !errors.Is(err, ErrDuressWord) || !errors.Is(err, tc.want) {
+				t.Fatalf("ValidateDuressWord(%q) = %v, want %v", tc.word, err, tc.want)
+			}
+			// The message is fixed text: it cannot quote the word.
+			if want := ErrDuressWord.Error() + ": " + tc.want.Error(); err.Error() != want {
+				t.Errorf("ValidateDuressWord(%q) error %q, want exactly %q", tc.word, err, want)
 			}
 		})
+	}
+}
+
+// TestDuressLetters: letters counted as spoken, close to the romanised
+// spelling of the word.
+func TestDuressLetters(t *testing.T) {
+	t.Parallel()
+	tests := map[string]int{
+		"mango":    5,
+		"blue sky": 7,
+		"कमल":      5, // ka-ma-l: kamal
+		"पानी":     4, // vowel signs count: pani
+		"पतंग":     6, // inherent vowel before the anusvara: patang
+		"आम":       2, // aam: the final consonant is silent
+		"क्या":     3, // the virama does not count: kya
+		"ਕਮਲ":      5,
+		"ਮੱਦਦ":     5, // addak removed by Normalize: madad
+		"પતંગ":     6,
+		"کتاب":     4, // Urdu: as written
+	}
+	for word, want := range tests {
+		if got := duressLetters(strings.Fields(Normalize(word))); got != want {
+			t.Errorf("duressLetters(%q) = %d, want %d", word, got, want)
+		}
+	}
+}
+
+// TestValidateDuressWordNilParser: without a lexicon, codes, length and the
+// marker are still checked.
+func TestValidateDuressWordNilParser(t *testing.T) {
+	t.Parallel()
+	var p *Parser
+	for word, want := range map[string]error{"mango": nil, "3": errDuressNumber, "ab": errDuressShort, "word": errDuressMarker, "stop": nil} {
+		if err := p.ValidateDuressWord(word); !errors.Is(err, want) || (want == nil) != (err == nil) {
+			t.Errorf("nil Parser ValidateDuressWord(%q) = %v, want %v", word, err, want)
+		}
 	}
 }
 

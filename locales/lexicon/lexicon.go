@@ -16,6 +16,11 @@
 //	safe_negated = [...] # danger phrases that contain a negation ("not safe",
 //	                     # "nahi ja sakti"); never cancelled
 //	clause_break = [...] # single words that end a clause for negation ("but", "lekin")
+//	common       = [...] # the language's most common everyday words and phrases
+//	                     # ("thank you", "theek hai", "ਧੰਨਵਾਦ"), native script and
+//	                     # romanised: a duress word may not be one, nor be made only
+//	                     # of them and the negation, clause-break and number words
+//	                     # of any language; it would be sent by accident
 //
 //	[negation]
 //	words  = [...] # single words that negate ("no", "nahi", "નથી")
@@ -30,7 +35,10 @@
 //
 // Reply parsing (jobs/reply) rejects a lexicon with an entry that is empty
 // after normalisation, a duplicate within a list, a multi-word negation, or
-// an opt-out phrase that is also a danger, opt-in or info phrase.
+// an opt-out phrase that is also a danger, opt-in or info phrase. Every
+// file needs opt_out, opt_in, help_info, danger, safe_negated, common and
+// negation.words. Words of four letters or more matter most in common:
+// shorter duress words are refused anyway.
 package lexicon
 
 import "embed"
