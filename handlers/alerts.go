@@ -18,6 +18,7 @@ import (
 	"saathi/db"
 	"saathi/db/crypt"
 	"saathi/jobs"
+	"saathi/jobs/reply"
 )
 
 // AlertJSON is an alert as staff see it.
@@ -186,6 +187,15 @@ func (s *Server) alertGet(c echo.Context) error {
 			if ev.Reply, err = s.Keyring.OpenString(crypt.MessageBody, msg.BodyEnc); err != nil {
 				return err
 			}
+			sv, err := q.SurvivorGet(ctx, a.SurvivorID)
+			if err != nil {
+				return err
+			}
+			duress, err := s.duressWord(sv)
+			if err != nil {
+				return err
+			}
+			ev.Reply = reply.RedactDuress(ev.Reply, duress)
 		}
 		out.Evidence = ev
 	}

@@ -9,9 +9,22 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"saathi/db"
 	"saathi/db/crypt"
 	"saathi/jobs"
+	"saathi/jobs/reply"
 )
+
+// duressWord opens a survivor's duress word ("" for none), so message
+// bodies shown to staff can carry reply.DuressMarker in its place: staff
+// see that the word was used, not the word (a screen can be overlooked,
+// and a caseworker who knows it could give it away).
+func (s *Server) duressWord(sv db.Survivor) (string, error) {
+	if sv.DuressEnc == nil {
+		return "", nil
+	}
+	return s.Keyring.OpenString(crypt.SurvivorDuress, sv.DuressEnc)
+}
 
 // TimelineEntry is one event in a survivor's history.
 type TimelineEntry struct {
@@ -51,6 +64,10 @@ func (s *Server) timeline(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	duress, err := s.duressWord(sv)
+	if err != nil {
+		return err
+	}
 	for _, m := range msgs {
 		d := map[string]any{"id": m.ID, "direction": m.Direction, "channel": m.Channel, "purpose": m.Purpose, "status": m.Status, "checkin_id": m.CheckinID, "segments": m.Segments}
 		if m.ErrorCode != nil {
@@ -61,7 +78,7 @@ func (s *Server) timeline(c echo.Context) error {
 			if err != nil {
 				return err
 			}
-			d["body"] = body
+			d["body"] = reply.RedactDuress(body, duress)
 		}
 		add(m.CreatedAt, "message", d)
 	}
@@ -103,7 +120,7 @@ func (s *Server) timeline(c echo.Context) error {
 		return err
 	}
 	for _, r := range consent {
-		add(r.RecordedAt, "consent", map[string]any{"action": r.Action, "channels": r.Channels, "method": r.Method, "source": r.Source, "recorded_by": r.RecordedBy})
+		add(r.RecordedAt, "consent", map[string]any{"action": r.Action, "channels": r.Channels, "method": r.Method, "source": r.Source, "recorded_by": r.RecordedBy, "has_note": r.NoteEnc != nil})
 	}
 	slices.SortStableFunc(out, func(a, b TimelineEntry) int { return cmp.Compare(a.At.UnixNano(), b.At.UnixNano()) })
 	if err := audit(ctx, q, viewerOf(c).ID, "survivor.timeline", &sv.ID, nil); err != nil {
