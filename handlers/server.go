@@ -5,7 +5,9 @@ package handlers
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,7 +18,9 @@ import (
 
 	"saathi/db"
 	"saathi/db/crypt"
+	"saathi/jobs"
 	"saathi/jobs/reply"
+	"saathi/jobs/risk"
 	"saathi/locales"
 )
 
@@ -48,10 +52,30 @@ type Server struct {
 	// ResponseWindowMinutes is the default time a survivor has to answer a
 	// check-in before it counts as missed (0: the database default, 24 h).
 	ResponseWindowMinutes int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (SAATHI_TRUSTED_PROXIES). Without them the client is the
+	// connection's peer: behind a proxy, every client would share its
+	// address and its limits.
+	TrustedProxies []*net.IPNet
+	// Limits are the abuse limits per client address; zero fields take
+	// DefaultLimits.
+	Limits Limits
+
+	// Rules maps signals to severities (alerts raised by staff actions);
+	// nil means the built-in rules.
+	Rules *risk.Rules
 
 	// NowFunc returns the current time; tests inject a fixed clock.
 	NowFunc func() time.Time
 }
+
+// jobDeps is what the jobs package's domain functions (raising an alert,
+// moving alerts) need from a web process.
+func (s *Server) jobDeps() *jobs.Deps {
+	return &jobs.Deps{Pool: s.Pool, Keyring: s.Keyring, Catalog: s.Catalog, Rules: s.Rules, Logger: s.Logger, NowFunc: s.NowFunc, PublicURL: s.PublicURL}
+}
+
+func (s *Server) rules() risk.Rules { return s.jobDeps().RiskRules() }
 
 func (s *Server) now() time.Time {
 	if s.NowFunc != nil {
@@ -68,14 +92,18 @@ func (s *Server) Handler() *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.errorHandler
-	// Saathi sits behind one reverse proxy at most; the client IP is only
-	// used in logs, never for decisions.
-	e.IPExtractor = echo.ExtractIPDirect()
+	// The client address decides the abuse limits: X-Forwarded-For only
+	// from the trusted proxies.
+	e.IPExtractor = s.ipExtractor()
+	public, err := url.Parse(s.PublicURL)
+	hsts := err == nil && public.Scheme == "https"
 
-	e.Use(middleware.RequestID())
+	e.Use(securityHeaders(hsts))
+	e.Use(requestID)
 	e.Use(s.recoverer)
 	e.Use(middleware.BodyLimit("64K"))
 	e.Use(s.accessLog)
+	e.Use(s.newAbuseLimits().middleware)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -84,6 +112,8 @@ func (s *Server) Handler() *echo.Echo {
 	api.GET("/me", s.me)
 	api.POST("/staff", s.staffCreate, requireRole(RoleAdmin))
 	api.GET("/staff", s.staffList, requireRole(RoleAdmin, RoleSupervisor))
+	api.POST("/staff/:id/token", s.staffRotateToken, requireRole(RoleAdmin))
+	api.POST("/staff/:id/deactivate", s.staffDeactivate, requireRole(RoleAdmin))
 
 	api.POST("/survivors", s.survivorCreate, requireRole(RoleAdmin, RoleSupervisor))
 	api.GET("/survivors", s.survivorList)

@@ -382,6 +382,10 @@ func TestErase(t *testing.T) {
 	// A reply, its assessment and an alert: all personal data to erase.
 	f.inbound(newSID(), "+919876543210", "3 they locked the door")
 	f.workJobs()
+	// A consent note (encrypted free text about the person) too.
+	if r := f.do(http.MethodPost, "/api/v1/survivors/"+id+"/consent", f.admin.Token, map[string]any{"action": "withdraw", "channels": []string{"voice"}, "method": "verbal", "note": "asked by her sister"}); r.Code != http.StatusCreated {
+		t.Fatalf("consent: %d %s", r.Code, r.Body)
+	}
 
 	if r := f.do(http.MethodDelete, "/api/v1/survivors/"+id, f.admin.Token, nil); r.Code != http.StatusNoContent {
 		t.Fatalf("delete: %d %s", r.Code, r.Body)
@@ -407,6 +411,9 @@ func TestErase(t *testing.T) {
 	}
 	if n := f.count("SELECT count(*) FROM responses WHERE survivor_id = $1 AND evidence_enc IS NOT NULL", id); n != 0 {
 		t.Error("reply evidence not erased")
+	}
+	if n := f.count("SELECT count(*) FROM consent_records WHERE survivor_id = $1 AND note_enc IS NOT NULL", id); n != 0 {
+		t.Error("consent notes not erased")
 	}
 	if n := f.count("SELECT count(*) FROM alerts WHERE survivor_id = $1 AND status <> 'resolved'", id); n != 0 {
 		t.Error("alerts left open for an erased survivor")

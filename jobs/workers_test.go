@@ -90,13 +90,21 @@ func (f *fixture) requireEachOnce(n int) {
 }
 
 // TestTwoWorkerProcesses: two River clients (two processes' worth) work
-// the same queue: every check-in is sent once.
+// the same queue: every check-in is sent once, and both did a share of
+// the work (one idle client would prove nothing about two).
 func TestTwoWorkerProcesses(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	f.deps.NowFunc = nil // real time: River schedules on it
 	const n = 300
 	f.queueCheckins(n)
+	// Twilio answers in 5 ms, as a slow API would: neither client can
+	// drain the queue before the other has started fetching.
+	slow := make([]twiliofake.Fault, n)
+	for i := range slow {
+		slow[i] = twiliofake.Fault{Delay: 5 * time.Millisecond}
+	}
+	f.fake.Script(slow...)
 
 	a := f.startClient(f.deps, nil)
 	b := f.startClient(f.deps, nil)
@@ -107,8 +115,29 @@ func TestTwoWorkerProcesses(t *testing.T) {
 		}
 	}
 	f.requireEachOnce(n)
-	if n := f.count("SELECT count(DISTINCT attempted_by[1]) FROM river_job WHERE kind = 'checkin_send'"); n != 2 {
-		t.Logf("jobs were worked by %d clients (both should normally take a share)", n)
+	rows, err := f.pool.Query(context.Background(), "SELECT attempted_by[1], count(*) FROM river_job WHERE kind = 'checkin_send' GROUP BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shares := map[string]int{}
+	for rows.Next() {
+		var client string
+		var count int
+		if err := rows.Scan(&client, &count); err != nil {
+			t.Fatal(err)
+		}
+		shares[client] = count
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(shares) != 2 {
+		t.Fatalf("jobs were worked by %d clients, want 2: %v", len(shares), shares)
+	}
+	for client, count := range shares {
+		if count < n/10 {
+			t.Errorf("client %s worked %d of %d jobs: not a share", client, count, n)
+		}
 	}
 }
 

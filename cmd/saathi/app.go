@@ -139,15 +139,19 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 	if web {
-		spool, err := handlers.NewSpool(m.Config.SpoolDir)
+		spool, err := handlers.NewSpool(m.Config.SpoolDir, keyring)
 		if err != nil {
 			return fmt.Errorf("SAATHI_SPOOL_DIR: %w", err)
+		}
+		proxies, err := m.Config.TrustedProxyNets()
+		if err != nil {
+			return err
 		}
 		srv := &handlers.Server{
 			Pool: m.pool, River: m.river, Keyring: keyring, Catalog: catalog, Replies: parser,
 			Logger: m.Logger, PublicURL: m.Config.PublicURL, DevProvider: m.Config.Provider == "dev",
 			TwilioAuthToken: m.Config.TwilioAuthToken, NowFunc: m.NowFunc, Spool: spool,
-			ResponseWindowMinutes: m.Config.ResponseWindow,
+			ResponseWindowMinutes: m.Config.ResponseWindow, Rules: &rules, TrustedProxies: proxies,
 		}
 		// Replies spooled while the database was down (by this process or
 		// an earlier one on this disk) go in as soon as it is back.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -20,10 +22,17 @@ import (
 // Config is everything Saathi reads from its environment.
 type Config struct {
 	DatabaseURL  string // DATABASE_URL
-	Addr         string // SAATHI_ADDR
+	Addr         string // SAATHI_ADDR: 127.0.0.1:8080 with the dev provider, else :8080
 	PublicURL    string // SAATHI_PUBLIC_URL, no trailing slash
 	publicURLSet bool
 	Provider     string // SAATHI_PROVIDER: twilio or dev
+
+	// DevAllowRemote (SAATHI_DEV_ALLOW_REMOTE=1) lets the dev provider
+	// listen beyond this machine: its /dev pages have no authentication.
+	DevAllowRemote bool
+	// TrustedProxies (SAATHI_TRUSTED_PROXIES) lists the reverse proxies,
+	// as CIDRs or addresses, whose X-Forwarded-For names the client.
+	TrustedProxies string
 
 	EncryptionKey     string // SAATHI_ENCRYPTION_KEY, base64 of 32 bytes
 	EncryptionKeyID   uint32 // SAATHI_ENCRYPTION_KEY_ID
@@ -56,7 +65,7 @@ const DefaultTwilioAPIBaseURL = "https://api.twilio.com"
 func LoadConfig(getenv func(string) string) (Config, error) {
 	c := Config{
 		DatabaseURL:               getenv("DATABASE_URL"),
-		Addr:                      or(getenv("SAATHI_ADDR"), ":8080"),
+		Addr:                      getenv("SAATHI_ADDR"),
 		PublicURL:                 strings.TrimRight(or(getenv("SAATHI_PUBLIC_URL"), "http://localhost:8080"), "/"),
 		Provider:                  getenv("SAATHI_PROVIDER"),
 		EncryptionKey:             getenv("SAATHI_ENCRYPTION_KEY"),
@@ -71,9 +80,24 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SpoolDir:                  or(getenv("SAATHI_SPOOL_DIR"), "spool"),
 		RiskRulesFile:             getenv("SAATHI_RISK_RULES"),
 		DLTTemplateIDs:            getenv("SAATHI_DLT_TEMPLATE_IDS"),
+		TrustedProxies:            getenv("SAATHI_TRUSTED_PROXIES"),
 	}
 	c.publicURLSet = getenv("SAATHI_PUBLIC_URL") != ""
+	if c.Addr == "" {
+		// The dev provider's pages are open to anyone who reaches them.
+		c.Addr = ":8080"
+		if c.Provider == "dev" {
+			c.Addr = "127.0.0.1:8080"
+		}
+	}
 	var errs []error
+	if v := getenv("SAATHI_DEV_ALLOW_REMOTE"); v != "" {
+		allow, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, errors.New("SAATHI_DEV_ALLOW_REMOTE must be 1 or 0"))
+		}
+		c.DevAllowRemote = allow
+	}
 	num := func(name string, def, lo, hi int) int {
 		v := getenv(name)
 		if v == "" {
@@ -123,6 +147,9 @@ func (c Config) Validate(needProvider bool) error {
 		if _, err := c.Templates(); err != nil {
 			errs = append(errs, err)
 		}
+		if _, err := c.TrustedProxyNets(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, errors.New("SAATHI_LOG_FORMAT must be json or text"))
@@ -132,11 +159,22 @@ func (c Config) Validate(needProvider bool) error {
 
 func (c Config) validateServe() []error {
 	var errs []error
-	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	public, err := url.Parse(c.PublicURL)
+	switch {
+	case err != nil || (public.Scheme != "http" && public.Scheme != "https") || public.Host == "":
 		errs = append(errs, errors.New("SAATHI_PUBLIC_URL must be an absolute http(s) URL such as https://saathi.example.org"))
+		public = nil
+	case public.User != nil || strings.ContainsAny(c.PublicURL, "?#"):
+		// Twilio signs over this base plus the request's path and query:
+		// anything after the path would break every signature, and
+		// credentials have no place in a URL that is logged and texted.
+		errs = append(errs, errors.New("SAATHI_PUBLIC_URL must have no user:password@, query or fragment"))
 	}
 	switch c.Provider {
 	case "dev":
+		if !c.DevAllowRemote && !loopbackAddr(c.Addr) {
+			errs = append(errs, fmt.Errorf("SAATHI_ADDR %q would open the dev provider's unauthenticated /dev pages beyond this machine: use 127.0.0.1:8080, or set SAATHI_DEV_ALLOW_REMOTE=1", c.Addr))
+		}
 	case "twilio":
 		if !strings.HasPrefix(c.TwilioAccountSID, "AC") || !alnum(c.TwilioAccountSID) {
 			errs = append(errs, errors.New("TWILIO_ACCOUNT_SID must be your account SID (AC followed by letters and digits)"))
@@ -154,8 +192,8 @@ func (c Config) validateServe() []error {
 		// silently lose every delivery status.
 		if !c.publicURLSet {
 			errs = append(errs, errors.New("SAATHI_PUBLIC_URL is required with the twilio provider (the https address Twilio reaches)"))
-		} else if !strings.HasPrefix(c.PublicURL, "https://") && !strings.HasPrefix(c.PublicURL, "http://localhost") && !strings.HasPrefix(c.PublicURL, "http://127.0.0.1") {
-			errs = append(errs, errors.New("SAATHI_PUBLIC_URL must use https with the twilio provider"))
+		} else if public != nil && public.Scheme != "https" && !loopbackHost(public.Hostname()) {
+			errs = append(errs, errors.New("SAATHI_PUBLIC_URL must use https with the twilio provider (plain http only on localhost, 127.0.0.1 or ::1)"))
 		}
 	case "":
 		errs = append(errs, errors.New("SAATHI_PROVIDER is required: twilio (real messages) or dev (nothing leaves the machine)"))
@@ -163,6 +201,66 @@ func (c Config) validateServe() []error {
 		errs = append(errs, fmt.Errorf("SAATHI_PROVIDER must be twilio or dev, not %q", c.Provider))
 	}
 	return errs
+}
+
+// loopbackHost is true for the names of this machine that cannot be
+// anything else: a parsed host, never a prefix ("localhost.evil.tld").
+func loopbackHost(host string) bool {
+	return strings.EqualFold(host, "localhost") || host == "127.0.0.1" || host == "::1"
+}
+
+// loopbackAddr is true when a listen address accepts connections from this
+// machine only. An empty host (":8080") listens on every interface, and a
+// host name other than localhost may resolve anywhere.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// TrustedProxyNets parses SAATHI_TRUSTED_PROXIES: CIDRs or single
+// addresses, comma-separated.
+func (c Config) TrustedProxyNets() ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, part := range strings.Split(c.TrustedProxies, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n, err := parseProxy(part)
+		if err != nil {
+			return nil, fmt.Errorf("SAATHI_TRUSTED_PROXIES: %q %v (want CIDRs or addresses: 10.0.0.0/8,192.0.2.7)", part, err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func parseProxy(s string) (*net.IPNet, error) {
+	if strings.Contains(s, "/") {
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			return nil, errors.New("is not a CIDR")
+		}
+		if ones, _ := n.Mask.Size(); ones == 0 {
+			return nil, errors.New("trusts every address: any client could choose its own")
+		}
+		return n, nil
+	}
+	ip := net.ParseIP(s)
+	if ip == nil {
+		return nil, errors.New("is not an IP address")
+	}
+	if ip4 := ip.To4(); ip4 != nil {
+		ip = ip4
+	}
+	return &net.IPNet{IP: ip, Mask: net.CIDRMask(len(ip)*8, len(ip)*8)}, nil
 }
 
 func alnum(s string) bool {
@@ -225,6 +323,8 @@ func (c Config) LogValue() slog.Value {
 	}
 	return slog.GroupValue(
 		slog.String("addr", c.Addr),
+		slog.Bool("dev_allow_remote", c.DevAllowRemote),
+		slog.String("trusted_proxies", c.TrustedProxies),
 		slog.String("public_url", c.PublicURL),
 		slog.String("provider", c.Provider),
 		slog.String("database_url", set(c.DatabaseURL)),

@@ -222,7 +222,24 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{"twilio without a public url", map[string]string{"SAATHI_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "abc", "TWILIO_FROM_NUMBER": "+15005550006", "SAATHI_PUBLIC_URL": ""}, "SAATHI_PUBLIC_URL is required", true},
 		{"rotated key without a blind-index key", map[string]string{"SAATHI_ENCRYPTION_KEY_ID": "2", "SAATHI_ENCRYPTION_OLD_KEYS": "1:" + crypt.NewKey()}, "SAATHI_BLIND_INDEX_KEY is required", false},
 		{"unknown DLT message", map[string]string{"SAATHI_DLT_TEMPLATE_IDS": "Nope.hi=123"}, "SAATHI_DLT_TEMPLATE_IDS", true},
-		{"plain http public url with twilio", map[string]string{"SAATHI_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "abc", "TWILIO_FROM_NUMBER": "+15005550006", "SAATHI_PUBLIC_URL": "http://saathi.example.org"}, "SAATHI_PUBLIC_URL must use https", true},
+		{"plain http public url with twilio", twilioConfigEnv("http://saathi.example.org"), "SAATHI_PUBLIC_URL must use https", true},
+		{"public url host starting with localhost", twilioConfigEnv("http://localhost.evil.tld"), "SAATHI_PUBLIC_URL must use https", true},
+		{"public url host starting with 127.0.0.1", twilioConfigEnv("http://127.0.0.1.evil.tld:8080"), "SAATHI_PUBLIC_URL must use https", true},
+		{"public url with localhost as user", twilioConfigEnv("http://localhost@evil.tld"), "SAATHI_PUBLIC_URL must have no user:password@", true},
+		{"public url with user and password", map[string]string{"SAATHI_PUBLIC_URL": "https://user:pw@saathi.example.org"}, "SAATHI_PUBLIC_URL must have no user:password@, query or fragment", true},
+		{"public url with a query", map[string]string{"SAATHI_PUBLIC_URL": "https://saathi.example.org/?a=1"}, "SAATHI_PUBLIC_URL must have no user:password@, query or fragment", true},
+		{"public url with an empty query", map[string]string{"SAATHI_PUBLIC_URL": "https://saathi.example.org?"}, "SAATHI_PUBLIC_URL must have no user:password@, query or fragment", true},
+		{"public url with a fragment", map[string]string{"SAATHI_PUBLIC_URL": "https://saathi.example.org/#x"}, "SAATHI_PUBLIC_URL must have no user:password@, query or fragment", true},
+		{"dev on every interface", map[string]string{"SAATHI_ADDR": ":8080"}, "SAATHI_ADDR", true},
+		{"dev on 0.0.0.0", map[string]string{"SAATHI_ADDR": "0.0.0.0:8080"}, "SAATHI_ADDR", true},
+		{"dev on [::]", map[string]string{"SAATHI_ADDR": "[::]:8080"}, "SAATHI_ADDR", true},
+		{"dev on a LAN address", map[string]string{"SAATHI_ADDR": "192.168.1.20:8080"}, "SAATHI_ADDR", true},
+		{"dev on a host name", map[string]string{"SAATHI_ADDR": "saathi.lan:8080"}, "SAATHI_ADDR", true},
+		{"dev on a host name starting with localhost", map[string]string{"SAATHI_ADDR": "localhost.evil.tld:8080"}, "SAATHI_ADDR", true},
+		{"dev allow remote not a yes or no", map[string]string{"SAATHI_DEV_ALLOW_REMOTE": "please"}, "SAATHI_DEV_ALLOW_REMOTE", false},
+		{"trusted proxy not an address", map[string]string{"SAATHI_TRUSTED_PROXIES": "10.0.0.0/8,proxy.lan"}, "SAATHI_TRUSTED_PROXIES", true},
+		{"trusted proxy bad prefix length", map[string]string{"SAATHI_TRUSTED_PROXIES": "10.0.0.0/33"}, "SAATHI_TRUSTED_PROXIES", true},
+		{"trusted proxies everyone", map[string]string{"SAATHI_TRUSTED_PROXIES": "0.0.0.0/0"}, "SAATHI_TRUSTED_PROXIES", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,6 +262,76 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	if _, err := LoadConfig(getenvFrom(map[string]string{"SAATHI_WORKERS": "lots"})); err == nil || !strings.Contains(err.Error(), "SAATHI_WORKERS") {
 		t.Errorf("bad SAATHI_WORKERS: %v", err)
 	}
+}
+
+// twilioConfigEnv is a valid twilio provider setting with the given public URL.
+func twilioConfigEnv(publicURL string) map[string]string {
+	return map[string]string{
+		"SAATHI_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "abc",
+		"TWILIO_FROM_NUMBER": "+15005550006", "SAATHI_PUBLIC_URL": publicURL, "SAATHI_ADDR": ":8080",
+	}
+}
+
+// TestConfigListenAndProxies: what the address, public URL and proxy
+// checks accept, and the listen address each provider gets by default.
+func TestConfigListenAndProxies(t *testing.T) {
+	t.Parallel()
+	base := testEnv(t, "postgres://x@127.0.0.1/x")
+	tests := []struct {
+		name    string
+		set     map[string]string
+		addr    string // the listen address that results
+		proxies []string
+	}{
+		{"dev listens on loopback by default", map[string]string{"SAATHI_ADDR": ""}, "127.0.0.1:8080", nil},
+		{"twilio listens everywhere by default", mergeEnv(twilioConfigEnv("https://saathi.example.org"), map[string]string{"SAATHI_ADDR": ""}), ":8080", nil},
+		{"dev on localhost", map[string]string{"SAATHI_ADDR": "localhost:8080"}, "localhost:8080", nil},
+		{"dev on ::1", map[string]string{"SAATHI_ADDR": "[::1]:8080"}, "[::1]:8080", nil},
+		{"dev on 127.0.0.2", map[string]string{"SAATHI_ADDR": "127.0.0.2:8080"}, "127.0.0.2:8080", nil},
+		{"dev remote when asked", map[string]string{"SAATHI_ADDR": ":8080", "SAATHI_DEV_ALLOW_REMOTE": "1"}, ":8080", nil},
+		{"dev on 0.0.0.0 when asked", map[string]string{"SAATHI_ADDR": "0.0.0.0:8080", "SAATHI_DEV_ALLOW_REMOTE": "true"}, "0.0.0.0:8080", nil},
+		{"twilio on every interface", twilioConfigEnv("https://saathi.example.org/base"), ":8080", nil},
+		{"twilio behind http on localhost", twilioConfigEnv("http://localhost:8080"), ":8080", nil},
+		{"twilio behind http on 127.0.0.1", twilioConfigEnv("http://127.0.0.1:18080"), ":8080", nil},
+		{"twilio behind http on ::1", twilioConfigEnv("http://[::1]:8080"), ":8080", nil},
+		{"trusted proxies", map[string]string{"SAATHI_TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32,::1"}, "127.0.0.1:0", []string{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32", "::1/128"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := LoadConfig(getenvFrom(mergeEnv(base, tt.set)))
+			if err == nil {
+				err = cfg.Validate(true)
+			}
+			if err != nil {
+				t.Fatalf("rejected: %v", err)
+			}
+			if cfg.Addr != tt.addr {
+				t.Errorf("listen address %q, want %q", cfg.Addr, tt.addr)
+			}
+			nets, err := cfg.TrustedProxyNets()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, n := range nets {
+				got = append(got, n.String())
+			}
+			if strings.Join(got, ",") != strings.Join(tt.proxies, ",") {
+				t.Errorf("trusted proxies %v, want %v", got, tt.proxies)
+			}
+		})
+	}
+}
+
+// mergeEnv is the maps laid over one another, later ones winning.
+func mergeEnv(maps ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range maps {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func TestConfigNeverLogsSecrets(t *testing.T) {
