@@ -21,7 +21,6 @@ import (
 	"saathi/jobs"
 	"saathi/jobs/reply"
 	"saathi/jobs/telephony"
-	"saathi/locales"
 	"saathi/locales/lexicon"
 )
 
@@ -78,9 +77,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	catalog, err := locales.NewCatalog()
+	catalog, err := m.Config.Catalog()
 	if err != nil {
-		return fmt.Errorf("load locales: %w", err)
+		return err
 	}
 	parser, err := reply.NewParser(lexicon.FS)
 	if err != nil {

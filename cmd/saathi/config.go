@@ -48,6 +48,10 @@ type Config struct {
 	SpoolDir       string // SAATHI_SPOOL_DIR: inbound webhooks wait here while the database is down
 	RiskRulesFile  string // SAATHI_RISK_RULES: a rules.toml replacing the built-in one
 	DLTTemplateIDs string // SAATHI_DLT_TEMPLATE_IDS: "CheckinSMS.hi=1107...,CheckinSMS.en=..."
+	// SenderName is the name texts give the service (SAATHI_SENDER_NAME):
+	// "" for each language's own spelling of "Saathi"; a deployment may
+	// pick a harmless cover name.
+	SenderName string
 	ResponseWindow int    // SAATHI_RESPONSE_WINDOW_MINUTES: no reply within this = missed
 
 	LogFormat   string // SAATHI_LOG_FORMAT: json or text
@@ -80,6 +84,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SpoolDir:                  or(getenv("SAATHI_SPOOL_DIR"), "spool"),
 		RiskRulesFile:             getenv("SAATHI_RISK_RULES"),
 		DLTTemplateIDs:            getenv("SAATHI_DLT_TEMPLATE_IDS"),
+		SenderName:                strings.TrimSpace(getenv("SAATHI_SENDER_NAME")),
 		TrustedProxies:            getenv("SAATHI_TRUSTED_PROXIES"),
 	}
 	c.publicURLSet = getenv("SAATHI_PUBLIC_URL") != ""
@@ -148,6 +153,9 @@ func (c Config) Validate(needProvider bool) error {
 			errs = append(errs, err)
 		}
 		if _, err := c.TrustedProxyNets(); err != nil {
+			errs = append(errs, err)
+		}
+		if _, err := c.Catalog(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -350,6 +358,21 @@ func (c Config) RiskRules() (risk.Rules, error) {
 		return risk.Rules{}, fmt.Errorf("SAATHI_RISK_RULES %s: %w", c.RiskRulesFile, err)
 	}
 	return r, nil
+}
+
+// Catalog loads the texts, naming the service SAATHI_SENDER_NAME when set.
+func (c Config) Catalog() (*locales.Catalog, error) {
+	catalog, err := locales.NewCatalog()
+	if err != nil {
+		return nil, fmt.Errorf("load locales: %w", err)
+	}
+	if c.SenderName == "" {
+		return catalog, nil
+	}
+	if err := locales.CheckSenderName(c.SenderName); err != nil {
+		return nil, fmt.Errorf("SAATHI_SENDER_NAME %w", err)
+	}
+	return catalog.WithSenderName(c.SenderName)
 }
 
 // Templates parses SAATHI_DLT_TEMPLATE_IDS: DLT template IDs (India) per

@@ -49,6 +49,8 @@ var tokenRE = regexp.MustCompile(`token: (sth_[A-Za-z0-9_-]+)`)
 func TestServeEndToEnd(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t, dbtest.NewURL(t))
+	// The NGO's cover name, in place of "Saathi" in every text.
+	env["SAATHI_SENDER_NAME"] = "Asha"
 
 	code, out, errOut := runCLI(t, env, "staff", "add", "--name", "Asha", "--role", "admin")
 	if code != 0 {
@@ -140,6 +142,9 @@ func TestServeEndToEnd(t *testing.T) {
 			body := msg["body"].(string)
 			if !regexp.MustCompile(`\p{Devanagari}`).MatchString(body) || msg["to"] != "+91******3210" {
 				t.Fatalf("outbox message not a Hindi text to the survivor: %v", msg)
+			}
+			if !strings.Contains(body, "Asha") || strings.Contains(body, "साथी") {
+				t.Fatalf("check-in %q does not use SAATHI_SENDER_NAME", body)
 			}
 			break
 		}
@@ -240,6 +245,10 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{"trusted proxy not an address", map[string]string{"SAATHI_TRUSTED_PROXIES": "10.0.0.0/8,proxy.lan"}, "SAATHI_TRUSTED_PROXIES", true},
 		{"trusted proxy bad prefix length", map[string]string{"SAATHI_TRUSTED_PROXIES": "10.0.0.0/33"}, "SAATHI_TRUSTED_PROXIES", true},
 		{"trusted proxies everyone", map[string]string{"SAATHI_TRUSTED_PROXIES": "0.0.0.0/0"}, "SAATHI_TRUSTED_PROXIES", true},
+		{"sender name that gives the service away", map[string]string{"SAATHI_SENDER_NAME": "Helpline"}, "SAATHI_SENDER_NAME", true},
+		{"sender name in Hindi that gives it away", map[string]string{"SAATHI_SENDER_NAME": "आश्रय"}, "SAATHI_SENDER_NAME", true},
+		{"sender name with digits", map[string]string{"SAATHI_SENDER_NAME": "Asha 24x7"}, "SAATHI_SENDER_NAME", true},
+		{"sender name too long", map[string]string{"SAATHI_SENDER_NAME": "Kiran Tailoring And Embroidery"}, "SAATHI_SENDER_NAME", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
