@@ -105,8 +105,13 @@ func (t *Twilio) SendSMS(ctx context.Context, sms jobs.SMS) (jobs.SendResult, er
 	msg, err := t.api.CreateMessage(params)
 	if err != nil {
 		var te *client.TwilioRestError
-		if errors.As(err, &te) {
+		if errors.As(err, &te) && te.Code != 0 {
 			return jobs.SendResult{}, &jobs.SendError{HTTPStatus: te.Status, Code: te.Code}
+		}
+		if te != nil {
+			// JSON that is not Twilio's error (a proxy's 502 page): the
+			// request may have reached Twilio, so the outcome is unknown.
+			return jobs.SendResult{}, &RequestError{Op: "create message", Cause: fmt.Sprintf("HTTP %d without a Twilio error code", te.Status)}
 		}
 		return jobs.SendResult{}, requestError("create message", err)
 	}

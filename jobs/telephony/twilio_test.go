@@ -80,6 +80,9 @@ func TestTwilioErrors(t *testing.T) {
 		{name: "not a mobile", fault: twiliofake.Fault{Status: 400, Code: 21614}, wantCode: 21614},
 		{name: "geo permission (account)", fault: twiliofake.Fault{Status: 400, Code: 21408}, wantCode: 21408, retryable: true},
 		{name: "proxy html 502", fault: twiliofake.Fault{Status: 502, RawBody: "<html>bad gateway</html>"}, unknown: true},
+		// JSON, but not Twilio's error: the proxy may have passed the
+		// request on, so it is no refusal (a resend could duplicate).
+		{name: "proxy json 502", fault: twiliofake.Fault{Status: 502, RawBody: `{"message": "Bad Gateway"}`}, unknown: true},
 		{name: "timeout", fault: twiliofake.Fault{Delay: 3 * time.Second}, unknown: true},
 		{name: "accepted, answer lost", fault: twiliofake.Fault{Accept: true}, unknown: true},
 	}
