@@ -168,12 +168,8 @@ func RotateToken(ctx context.Context, pool *pgxpool.Pool, actor *uuid.UUID, id u
 	token, hash := NewToken()
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
-		st, err := q.StaffGetForUpdate(ctx, id)
-		if err != nil {
-			return db.NotFound(err)
-		}
-		if st.DeactivatedAt != nil {
-			return ErrStaffDeactivated
+		if err := lockActiveStaff(ctx, q, id); err != nil {
+			return err
 		}
 		if _, err := q.StaffSetToken(ctx, db.StaffSetTokenParams{ID: id, TokenHash: hash}); err != nil {
 			return err
@@ -198,12 +194,8 @@ func DeactivateStaff(ctx context.Context, pool *pgxpool.Pool, ins jobs.Inserter,
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
-		st, err := q.StaffGetForUpdate(ctx, id)
-		if err != nil {
-			return db.NotFound(err)
-		}
-		if st.DeactivatedAt != nil {
-			return ErrStaffDeactivated
+		if err := lockActiveStaff(ctx, q, id); err != nil {
+			return err
 		}
 		if _, err := q.StaffDeactivate(ctx, db.StaffDeactivateParams{ID: id, Now: &now}); err != nil {
 			return err
@@ -213,6 +205,19 @@ func DeactivateStaff(ctx context.Context, pool *pgxpool.Pool, ins jobs.Inserter,
 		}
 		return staffAudit(ctx, q, actor, "staff.deactivate", id)
 	})
+}
+
+// lockActiveStaff locks a staff member's row for a change to their account:
+// a 404 for nobody, a 409 for a deactivated member.
+func lockActiveStaff(ctx context.Context, q *db.Queries, id uuid.UUID) error {
+	st, err := q.StaffGetForUpdate(ctx, id)
+	if err != nil {
+		return db.NotFound(err)
+	}
+	if st.DeactivatedAt != nil {
+		return ErrStaffDeactivated
+	}
+	return nil
 }
 
 // staffAudit records an action on a staff member's account.

@@ -2,17 +2,15 @@ package handlers_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"saathi/db/dbtest"
 )
 
 func TestEnrolHappyPath(t *testing.T) {
@@ -452,8 +450,8 @@ func TestEncryptionAtRest(t *testing.T) {
 		t.Fatalf("staff: %d %s", r.Code, r.Body)
 	}
 
-	dump := sqlDump(t, f)
-	if pgDump := pgDumpData(t, f); pgDump != "" {
+	dump := dbtest.DumpRows(t, f.pool)
+	if pgDump := dbtest.DumpData(t, f.pool); pgDump != "" {
 		dump += pgDump
 	}
 	forbidden := []string{"9811122233", "Meera Rao"}
@@ -468,63 +466,4 @@ func TestEncryptionAtRest(t *testing.T) {
 	if len(dump) < 1000 {
 		t.Fatalf("dump suspiciously small (%d bytes): the test would prove nothing", len(dump))
 	}
-}
-
-// sqlDump renders every row of every table in the database as text.
-func sqlDump(t *testing.T, f *fixture) string {
-	t.Helper()
-	ctx := context.Background()
-	rows, err := f.pool.Query(ctx, "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, name)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	var sb strings.Builder
-	for _, table := range tables {
-		rows, err := f.pool.Query(ctx, "SELECT t::text FROM "+table+" t")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			sb.WriteString(line + "\n")
-		}
-		rows.Close()
-	}
-	return sb.String()
-}
-
-// pgDumpData runs pg_dump --data-only when the tool is installed.
-func pgDumpData(t *testing.T, f *fixture) string {
-	t.Helper()
-	bin, err := exec.LookPath("pg_dump")
-	if err != nil {
-		matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_dump")
-		if len(matches) == 0 {
-			if os.Getenv("CI") != "" {
-				t.Fatal("pg_dump not found under CI")
-			}
-			t.Log("pg_dump not installed; relying on the SQL dump")
-			return ""
-		}
-		bin = matches[len(matches)-1]
-	}
-	out, err := exec.Command(bin, "--data-only", "--dbname", f.pool.Config().ConnString()).Output()
-	if err != nil {
-		t.Fatalf("pg_dump: %v", err)
-	}
-	return string(out)
 }
