@@ -339,7 +339,7 @@ func (s *Server) ReplaySpool(ctx context.Context) (int, error) {
 		s.Logger.Error("spool: a reply could not be stored; kept for the next round", "file", l.file, "err", err)
 		keep = append(keep, l.raw)
 	}
-	if done == 0 && len(quarantined) == 0 {
+	if done == 0 && len(quarantined) == 0 && len(lines) > 0 {
 		// Nothing changed: the claimed files wait as they are.
 		return 0, outage
 	}

@@ -77,8 +77,10 @@ func (w *ReplyAnswerWorker) Work(ctx context.Context, job *river.Job[ReplyAnswer
 	}
 	_, refused, err := w.Deps.sendOnce(ctx, outboundSMS{
 		to: to, body: body, template: job.Args.Answer, language: m.SurvivorLanguage,
-		earlier: func(ctx context.Context, q *db.Queries) ([]db.Message, error) { return q.MessageListForReply(ctx, m.ID) },
-		record:  db.MessageCreateAttemptParams{SurvivorID: m.SurvivorID, ReplyTo: &m.ID, Purpose: "reply"},
+		earlier: func(ctx context.Context, q *db.Queries) ([]db.Message, error) {
+			return q.MessageListForReply(ctx, m.ID)
+		},
+		record: db.MessageCreateAttemptParams{SurvivorID: m.SurvivorID, ReplyTo: &m.ID, Purpose: "reply"},
 	})
 	if err != nil {
 		return err

@@ -51,8 +51,8 @@ type Config struct {
 	// SenderName is the name texts give the service (SAATHI_SENDER_NAME):
 	// "" for each language's own spelling of "Saathi"; a deployment may
 	// pick a harmless cover name.
-	SenderName string
-	ResponseWindow int    // SAATHI_RESPONSE_WINDOW_MINUTES: no reply within this = missed
+	SenderName     string
+	ResponseWindow int // SAATHI_RESPONSE_WINDOW_MINUTES: no reply within this = missed
 
 	LogFormat   string // SAATHI_LOG_FORMAT: json or text
 	LogLevel    slog.Level

@@ -26,6 +26,7 @@ func testEnv(t *testing.T, dbURL string) map[string]string {
 		"SAATHI_ENCRYPTION_KEY": crypt.NewKey(),
 		"SAATHI_PROVIDER":       "dev",
 		"SAATHI_LOG_FORMAT":     "text",
+		"SAATHI_SPOOL_DIR":      t.TempDir(),
 	}
 }
 
