@@ -201,7 +201,7 @@ func (w *AlertNotifyWorker) Work(ctx context.Context, job *river.Job[AlertNotify
 	if err != nil {
 		return err
 	}
-	recipients, err := AlertRecipients(ctx, q, sv.CaseworkerID, job.Args.Level)
+	recipients, err := alertRecipients(ctx, q, sv.CaseworkerID, job.Args.Level)
 	if err != nil {
 		return err
 	}
@@ -267,14 +267,14 @@ var severityMessage = map[string]string{
 	"medium": locales.SeverityMedium, "low": locales.SeverityLow,
 }
 
-// AlertRecipients is who an alert on a survivor of caseworkerID goes to at
+// alertRecipients is who an alert on a survivor of caseworkerID goes to at
 // an escalation level. Each level goes one step up a chain of the people
 // who answer for the case: the caseworker, their supervisor, then every
 // other admin. A deactivated caseworker or supervisor is skipped (their
 // survivors' alerts go to the next one up until they are reassigned), so
 // level 0 always reaches someone active. Past the end of the chain, nobody
 // is told again.
-func AlertRecipients(ctx context.Context, q *db.Queries, caseworkerID *uuid.UUID, level int) ([]db.Staff, error) {
+func alertRecipients(ctx context.Context, q *db.Queries, caseworkerID *uuid.UUID, level int) ([]db.Staff, error) {
 	var chain [][]db.Staff
 	var supervisorID *uuid.UUID
 	if caseworkerID != nil {

@@ -4,6 +4,8 @@
 -- the NGO's own reference stays encrypted and is shown only to staff in
 -- the API and dashboard. Existing survivors get one here.
 ALTER TABLE survivors ADD COLUMN case_code text;
+-- The index first: the loop below looks every code up in it.
+CREATE UNIQUE INDEX survivors_case_code ON survivors (case_code);
 -- +goose StatementBegin
 DO $$
 DECLARE
@@ -27,7 +29,6 @@ END
 $$;
 -- +goose StatementEnd
 ALTER TABLE survivors ALTER COLUMN case_code SET NOT NULL;
-CREATE UNIQUE INDEX survivors_case_code ON survivors (case_code);
 
 -- Consent takes effect in the order of recorded_at (a record may not
 -- predate the latest one for its channels); a staff member who gives
