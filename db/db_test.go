@@ -72,3 +72,34 @@ func TestMigrateConcurrently(t *testing.T) {
 		t.Errorf("goose_db_version has %d duplicate rows: a migration ran twice", dup)
 	}
 }
+
+// TestCaseCodeBackfill: survivors enrolled before case codes existed each
+// get a distinct one when the database is migrated, however many there
+// are (more than the four-digit codes can hold).
+func TestCaseCodeBackfill(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := db.Connect(ctx, dbtest.NewEmptyURL(t), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := db.MigrateUpTo(ctx, pool, 3); err != nil {
+		t.Fatal(err)
+	}
+	const n = 9500 // over the 9,000 four-digit codes
+	if _, err := pool.Exec(ctx, `INSERT INTO survivors (reference_enc, phone_enc, phone_hash, language, channels, timezone)
+		SELECT '\x01', '\x02', decode(md5(g::text), 'hex'), 'hi', '{sms}', 'Asia/Kolkata' FROM generate_series(1, $1::int) g`, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx, pool, discard()); err != nil {
+		t.Fatal(err)
+	}
+	var distinct, wellFormed int
+	if err := pool.QueryRow(ctx, `SELECT count(DISTINCT case_code), count(*) FILTER (WHERE case_code ~ '^SA-[1-9][0-9]{3,}$') FROM survivors`).Scan(&distinct, &wellFormed); err != nil {
+		t.Fatal(err)
+	}
+	if distinct != n || wellFormed != n {
+		t.Errorf("%d distinct and %d well-formed case codes for %d survivors", distinct, wellFormed, n)
+	}
+}
