@@ -450,6 +450,53 @@ func (q *Queries) AlertListBySurvivor(ctx context.Context, survivorID uuid.UUID)
 	return items, nil
 }
 
+const alertListEscalatedInTeam = `-- name: AlertListEscalatedInTeam :many
+SELECT a.id, a.flag_id, a.survivor_id, a.caseworker_id, a.severity, a.status, a.ack_code, a.escalation_level, a.sla_due_at, a.acknowledged_by, a.acknowledged_at, a.resolved_by, a.resolved_at, a.resolution_enc, a.created_at, a.kind FROM alerts a
+JOIN survivors s ON s.id = a.survivor_id
+JOIN staff c ON c.id = s.caseworker_id
+WHERE c.supervisor_id = $1 AND a.status = 'open' AND a.escalation_level >= 1
+ORDER BY a.created_at, a.id
+`
+
+// AlertListEscalatedInTeam: open alerts that escalated to a supervisor
+// (level 1 or more) on the survivors of their team.
+func (q *Queries) AlertListEscalatedInTeam(ctx context.Context, supervisorID *uuid.UUID) ([]Alert, error) {
+	rows, err := q.db.Query(ctx, alertListEscalatedInTeam, supervisorID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Alert{}
+	for rows.Next() {
+		var i Alert
+		if err := rows.Scan(
+			&i.ID,
+			&i.FlagID,
+			&i.SurvivorID,
+			&i.CaseworkerID,
+			&i.Severity,
+			&i.Status,
+			&i.AckCode,
+			&i.EscalationLevel,
+			&i.SlaDueAt,
+			&i.AcknowledgedBy,
+			&i.AcknowledgedAt,
+			&i.ResolvedBy,
+			&i.ResolvedAt,
+			&i.ResolutionEnc,
+			&i.CreatedAt,
+			&i.Kind,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const alertListScoped = `-- name: AlertListScoped :many
 SELECT a.id, a.flag_id, a.survivor_id, a.caseworker_id, a.severity, a.status, a.ack_code, a.escalation_level, a.sla_due_at, a.acknowledged_by, a.acknowledged_at, a.resolved_by, a.resolved_at, a.resolution_enc, a.created_at, a.kind FROM alerts a JOIN survivors s ON s.id = a.survivor_id
 WHERE ($1::text IS NULL OR a.status = $1::text)

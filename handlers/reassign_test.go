@@ -222,3 +222,33 @@ func TestSupervisorAssignsOnlyOwnTeam(t *testing.T) {
 		t.Errorf("admin moves a survivor anywhere: %d %s", r.Code, r.Body)
 	}
 }
+
+// TestEscalatedAlertFollowsToNewTeam: an alert that already escalated to
+// the old supervisor reaches both the new caseworker and the new
+// supervisor when the survivor moves.
+func TestEscalatedAlertFollowsToNewTeam(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	sb := f.addStaff("Second Supervisor", "supervisor", "", "+919000000012")
+	b := f.addStaff("Second Caseworker", "caseworker", sb.ID, "+919000000011")
+	fake := f.twilio()
+	sv := f.enrol("+919876543210")
+	id := f.alertFor("+919876543210", "3")
+	f.escalateNow(16 * time.Minute) // to the first supervisor
+	if n := len(textsTo(fake, supervisorPhone)); n != 1 {
+		t.Fatalf("first supervisor got %d texts, want the escalation", n)
+	}
+	if r := f.do(http.MethodPatch, "/api/v1/survivors/"+sv, f.admin.Token, map[string]any{"caseworker_id": b.ID}); r.Code != http.StatusOK {
+		t.Fatalf("reassign: %d %s", r.Code, r.Body)
+	}
+	f.workJobs()
+	code := f.ackCode(id)
+	for name, phone := range map[string]string{"new caseworker": "+919000000011", "new supervisor": "+919000000012"} {
+		if got := textsTo(fake, phone); len(got) != 1 || !strings.Contains(got[0], "ACK "+code) {
+			t.Errorf("%s's texts %q, want the alert once", name, got)
+		}
+	}
+	if n := len(textsTo(fake, supervisorPhone)); n != 1 {
+		t.Errorf("first supervisor got %d texts, want no more after the move", n)
+	}
+}

@@ -186,7 +186,7 @@ func RotateToken(ctx context.Context, pool *pgxpool.Pool, actor *uuid.UUID, id u
 // working, they are texted no alerts and their ACKs match nothing. Their
 // survivors stay assigned to them until reassigned; meanwhile those
 // survivors' alerts go to their supervisor (or the admins), and the open
-// ones are sent there now. actor is the admin doing it (nil: the CLI); an
+// ones are sent there now, as are the alerts that had escalated to them. actor is the admin doing it (nil: the CLI); an
 // admin cannot deactivate themselves. It is audited.
 func DeactivateStaff(ctx context.Context, pool *pgxpool.Pool, ins jobs.Inserter, deps *jobs.Deps, actor *uuid.UUID, id uuid.UUID, now time.Time) error {
 	if actor != nil && *actor == id {
@@ -200,7 +200,7 @@ func DeactivateStaff(ctx context.Context, pool *pgxpool.Pool, ins jobs.Inserter,
 		if _, err := q.StaffDeactivate(ctx, db.StaffDeactivateParams{ID: id, Now: &now}); err != nil {
 			return err
 		}
-		if err := jobs.RenotifyCaseworker(ctx, deps, ins, tx, id, "caseworker_deactivated", actor, now); err != nil {
+		if err := jobs.RenotifyDeactivated(ctx, deps, ins, tx, id, actor, now); err != nil {
 			return err
 		}
 		return staffAudit(ctx, q, actor, "staff.deactivate", id)

@@ -117,3 +117,34 @@ func TestStaffDeactivation(t *testing.T) {
 		t.Errorf("supervisor reads the alert: %d", r.Code)
 	}
 }
+
+// TestDeactivatedSupervisorsEscalationsGoToAdmins: alerts that had
+// escalated to a supervisor who is then deactivated are sent to the
+// admins at once, and later escalations skip the supervisor.
+func TestDeactivatedSupervisorsEscalationsGoToAdmins(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	fake := f.twilio()
+	f.enrol("+919876543210")
+	id := f.alertFor("+919876543210", "3")
+	f.escalateNow(16 * time.Minute) // to the supervisor
+	if n := len(textsTo(fake, supervisorPhone)); n != 1 {
+		t.Fatalf("supervisor got %d texts, want the escalation", n)
+	}
+	if n := len(textsTo(fake, adminPhone)); n != 0 {
+		t.Fatalf("admin texted %d times before the deactivation", n)
+	}
+	if r := f.do(http.MethodPost, "/api/v1/staff/"+f.supervisor.ID+"/deactivate", f.admin.Token, nil); r.Code != http.StatusNoContent {
+		t.Fatalf("deactivate: %d %s", r.Code, r.Body)
+	}
+	f.workJobs()
+	if got := textsTo(fake, adminPhone); len(got) != 1 || !strings.Contains(got[0], "ACK "+f.ackCode(id)) {
+		t.Errorf("admin's texts %q, want the escalated alert once", got)
+	}
+	if n := len(textsTo(fake, caseworkerPhone)); n != 1 {
+		t.Errorf("caseworker got %d texts, want only the first (still assigned and active)", n)
+	}
+	if n := f.count("SELECT count(*) FROM alert_events WHERE alert_id = $1 AND kind = 'supervisor_deactivated'", id); n != 1 {
+		t.Error("the deactivation is not in the alert's history")
+	}
+}

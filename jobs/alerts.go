@@ -99,24 +99,37 @@ func FollowSurvivor(ctx context.Context, d *Deps, ins Inserter, tx pgx.Tx, survi
 	if err != nil {
 		return fmt.Errorf("move alerts: %w", err)
 	}
-	return renotify(ctx, d, ins, tx, alerts, "reassigned", by, map[string]any{"from": from, "to": to}, now)
+	return renotify(ctx, d, ins, tx, alerts, LevelCaseworker, "reassigned", by, map[string]any{"from": from, "to": to}, now)
 }
 
-// RenotifyCaseworker texts the unresolved alerts of a caseworker's
-// survivors to whoever answers for them now. After a caseworker is
-// deactivated that is their supervisor, until the survivors are reassigned.
-func RenotifyCaseworker(ctx context.Context, d *Deps, ins Inserter, tx pgx.Tx, caseworkerID uuid.UUID, reason string, by *uuid.UUID, now time.Time) error {
-	alerts, err := db.New(tx).AlertListUnresolvedForCaseworker(ctx, &caseworkerID)
+// RenotifyDeactivated sends the alerts a deactivated staff member
+// answered for to whoever answers for them now: the unresolved alerts of
+// their own survivors (to their supervisor, until the survivors are
+// reassigned), and, for a supervisor, the open alerts that had escalated
+// to them (to the admins).
+func RenotifyDeactivated(ctx context.Context, d *Deps, ins Inserter, tx pgx.Tx, staffID uuid.UUID, by *uuid.UUID, now time.Time) error {
+	q := db.New(tx)
+	detail := map[string]any{"staff": staffID}
+	own, err := q.AlertListUnresolvedForCaseworker(ctx, &staffID)
 	if err != nil {
 		return err
 	}
-	return renotify(ctx, d, ins, tx, alerts, reason, by, map[string]any{"caseworker": caseworkerID}, now)
+	if err := renotify(ctx, d, ins, tx, own, LevelCaseworker, "caseworker_deactivated", by, detail, now); err != nil {
+		return err
+	}
+	escalated, err := q.AlertListEscalatedInTeam(ctx, &staffID)
+	if err != nil {
+		return err
+	}
+	return renotify(ctx, d, ins, tx, escalated, LevelSupervisor, "supervisor_deactivated", by, detail, now)
 }
 
-// renotify records why each alert moved and sends it again to its
-// level-0 recipients. Each move is its own notification (keyed by the
-// event's ID), so a survivor moved back and forth is texted each time.
-func renotify(ctx context.Context, d *Deps, ins Inserter, tx pgx.Tx, alerts []db.Alert, kind string, by *uuid.UUID, detail map[string]any, now time.Time) error {
+// renotify records why each alert moved and sends it again, to the
+// recipients of every level from fromLevel up to the one it has escalated
+// to (an escalated alert reaches the new supervisor too). Each move is its
+// own notification (keyed by the event's ID), so a survivor moved back
+// and forth is texted each time.
+func renotify(ctx context.Context, d *Deps, ins Inserter, tx pgx.Tx, alerts []db.Alert, fromLevel int, kind string, by *uuid.UUID, detail map[string]any, now time.Time) error {
 	q := db.New(tx)
 	raw, err := json.Marshal(detail)
 	if err != nil {
@@ -127,12 +140,15 @@ func renotify(ctx context.Context, d *Deps, ins Inserter, tx pgx.Tx, alerts []db
 		if err != nil {
 			return fmt.Errorf("alert %s: %w", a.ID, err)
 		}
-		if !d.rules().SendsSMS(risk.Severity(a.Severity)) {
+		sev := risk.Severity(a.Severity)
+		if !d.rules().SendsSMS(sev) {
 			continue
 		}
-		args := AlertNotifyArgs{AlertID: a.ID, Level: LevelCaseworker, Move: move}
-		if _, err := ins.InsertTx(ctx, tx, args, &river.InsertOpts{Priority: alertPriority(risk.Severity(a.Severity))}); err != nil {
-			return fmt.Errorf("enqueue alert SMS: %w", err)
+		for level := fromLevel; level <= int(a.EscalationLevel); level++ {
+			args := AlertNotifyArgs{AlertID: a.ID, Level: level, Move: move}
+			if _, err := ins.InsertTx(ctx, tx, args, &river.InsertOpts{Priority: alertPriority(sev)}); err != nil {
+				return fmt.Errorf("enqueue alert SMS: %w", err)
+			}
 		}
 	}
 	return nil

@@ -112,3 +112,12 @@ UPDATE alerts SET status = 'resolved', resolved_by = @staff_id, resolved_at = @n
     resolution_enc = NULL
 WHERE survivor_id = @survivor_id AND status IN ('open', 'acknowledged')
 RETURNING id;
+
+-- AlertListEscalatedInTeam: open alerts that escalated to a supervisor
+-- (level 1 or more) on the survivors of their team.
+-- name: AlertListEscalatedInTeam :many
+SELECT a.* FROM alerts a
+JOIN survivors s ON s.id = a.survivor_id
+JOIN staff c ON c.id = s.caseworker_id
+WHERE c.supervisor_id = @supervisor_id AND a.status = 'open' AND a.escalation_level >= 1
+ORDER BY a.created_at, a.id;
