@@ -2,9 +2,7 @@ package handlers_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"strings"
 	"testing"
 
 	"saathi/jobs/telephony/twiliofake"
@@ -20,12 +18,7 @@ func BenchmarkInboundWebhook(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		form := url.Values{"MessageSid": {newSID()}, "AccountSid": {twiliofake.AccountSID}, "From": {"+919876543210"}, "To": {"+15005550006"}, "Body": {"1"}}
-		req := httptest.NewRequest(http.MethodPost, "/twilio/sms", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Twilio-Signature", twiliofake.Signature(testAuthToken, testPublicURL+"/twilio/sms", form))
-		rec := httptest.NewRecorder()
-		f.echo.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
+		if rec := f.signedPost("/twilio/sms", form, testAuthToken); rec.Code != http.StatusOK {
 			b.Fatal(rec.Code)
 		}
 	}

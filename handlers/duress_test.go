@@ -3,9 +3,7 @@ package handlers_test
 import (
 	"bytes"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"strings"
 	"testing"
 
 	"saathi/jobs/reply"
@@ -17,11 +15,7 @@ import (
 func (f *fixture) inboundRaw(from, body string) []byte {
 	f.t.Helper()
 	form := url.Values{"MessageSid": {newSID()}, "AccountSid": {twiliofake.AccountSID}, "From": {from}, "To": {"+15005550006"}, "Body": {body}}
-	req := httptest.NewRequest(http.MethodPost, "/twilio/sms", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", twiliofake.Signature(testAuthToken, testPublicURL+"/twilio/sms", form))
-	rec := httptest.NewRecorder()
-	f.echo.ServeHTTP(rec, req)
+	rec := f.signedPost("/twilio/sms", form, testAuthToken)
 	if rec.Code != http.StatusOK {
 		f.t.Fatalf("webhook: %d %s", rec.Code, rec.Body)
 	}
