@@ -29,6 +29,8 @@ type Deps struct {
 	Catalog *locales.Catalog
 	Replies *reply.Parser
 	Sender  Sender
+	// Caller places voice check-in calls; nil until voice is configured.
+	Caller Caller
 	Logger  *slog.Logger
 	// PublicURL is the base URL Twilio calls back (status callbacks).
 	PublicURL string
@@ -92,19 +94,51 @@ type Sender interface {
 	FindSMS(ctx context.Context, to, body string, since time.Time) ([]SendResult, error)
 }
 
+// Call is one outbound check-in call.
+type Call struct {
+	To string // E.164
+	// URL is where the provider fetches the call's TwiML once it is
+	// answered and machine detection has decided who answered.
+	URL string
+	// StatusCallback receives the call's initiated, ringing, answered and
+	// completed events.
+	StatusCallback string
+	// RingFor is how long the phone rings before the call counts as not
+	// answered: short enough to end before most voicemail picks up.
+	RingFor time.Duration
+	// TimeLimit ends the call after this long, whatever happens.
+	TimeLimit time.Duration
+}
+
+// Caller places calls through a provider (Twilio, or the dev outbox).
+// Every call it places uses synchronous answering-machine detection: the
+// call's URL is fetched only once the provider knows whether a person or
+// a machine answered, so a voicemail never hears a word.
+type Caller interface {
+	// PlaceCall asks the provider to place a call. A *SendError says
+	// whether a retry can help; any other error leaves it unknown whether
+	// the provider accepted the call. Errors never quote the number.
+	PlaceCall(ctx context.Context, c Call) (SendResult, error)
+	// FindCalls lists the calls to `to` the provider created since
+	// `since`, newest first: after a crash between placing and recording,
+	// it tells whether the provider already has the call.
+	FindCalls(ctx context.Context, to string, since time.Time) ([]SendResult, error)
+}
+
 // Provider error codes Saathi acts on.
 const (
 	CodeInvalidNumber = 21211 // final: the number is not valid
 	CodeUnsubscribed  = 21610 // final: the carrier blocked us, treat as opt-out
 	CodeUnroutable    = 21612 // final: the number cannot be reached by SMS
 	CodeNotMobile     = 21614 // final: the number is not a mobile number
+	CodeUnreachable   = 21214 // final: the number cannot be called
 )
 
 // recipientCodes are the refusals that are about the number itself: no
 // retry can help, and the caseworker must fix the number. Every other
 // refusal (credentials, account limits, outages) is retried, because it
 // affects everyone and will be fixed at the account.
-var recipientCodes = map[int]bool{CodeInvalidNumber: true, CodeUnsubscribed: true, CodeUnroutable: true, CodeNotMobile: true}
+var recipientCodes = map[int]bool{CodeInvalidNumber: true, CodeUnsubscribed: true, CodeUnroutable: true, CodeNotMobile: true, CodeUnreachable: true}
 
 // SendError is a provider's definite answer that it did not accept a
 // message. It holds the HTTP status and the provider's code, never the
@@ -126,7 +160,7 @@ func (e *SendError) Retryable() bool { return !recipientCodes[e.Code] }
 
 // BadNumber reports whether the refusal means the number must be fixed.
 func (e *SendError) BadNumber() bool {
-	return e.Code == CodeInvalidNumber || e.Code == CodeUnroutable || e.Code == CodeNotMobile
+	return e.Code == CodeInvalidNumber || e.Code == CodeUnroutable || e.Code == CodeNotMobile || e.Code == CodeUnreachable
 }
 
 // Register adds every worker to workers.
