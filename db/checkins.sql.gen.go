@@ -94,7 +94,7 @@ UPDATE checkins c SET
     state = CASE WHEN c.state = 'sent' THEN 'missed' ELSE c.state END,
     assessed_at = $1::timestamptz, updated_at = $1::timestamptz
 FROM due WHERE c.id = due.id
-RETURNING c.id, c.survivor_id, c.kind, c.channel, c.cadence_version, c.seq, c.due_at, c.state, c.reason, c.requested_by, c.parent_id, c.sent_at, c.answered_at, c.created_at, c.updated_at, c.delivery_failed_at, c.assessed_at
+RETURNING c.id, c.survivor_id, c.kind, c.channel, c.cadence_version, c.seq, c.due_at, c.state, c.reason, c.requested_by, c.parent_id, c.sent_at, c.answered_at, c.created_at, c.updated_at, c.delivery_failed_at, c.assessed_at, c.calls
 `
 
 type CheckinClaimMissedParams struct {
@@ -132,6 +132,7 @@ func (q *Queries) CheckinClaimMissed(ctx context.Context, arg CheckinClaimMissed
 			&i.UpdatedAt,
 			&i.DeliveryFailedAt,
 			&i.AssessedAt,
+			&i.Calls,
 		); err != nil {
 			return nil, err
 		}
@@ -154,7 +155,7 @@ type CheckinCopyParams struct {
 const checkinCreate = `-- name: CheckinCreate :one
 INSERT INTO checkins (survivor_id, kind, channel, due_at, state, requested_by, parent_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at
+RETURNING id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at, calls
 `
 
 type CheckinCreateParams struct {
@@ -196,6 +197,7 @@ func (q *Queries) CheckinCreate(ctx context.Context, arg CheckinCreateParams) (C
 		&i.UpdatedAt,
 		&i.DeliveryFailedAt,
 		&i.AssessedAt,
+		&i.Calls,
 	)
 	return i, err
 }
@@ -236,7 +238,7 @@ func (q *Queries) CheckinDeliveryFailed(ctx context.Context, arg CheckinDelivery
 }
 
 const checkinFollowupOf = `-- name: CheckinFollowupOf :one
-SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at FROM checkins WHERE parent_id = $1
+SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at, calls FROM checkins WHERE parent_id = $1
 `
 
 func (q *Queries) CheckinFollowupOf(ctx context.Context, parentID *uuid.UUID) (Checkin, error) {
@@ -260,12 +262,13 @@ func (q *Queries) CheckinFollowupOf(ctx context.Context, parentID *uuid.UUID) (C
 		&i.UpdatedAt,
 		&i.DeliveryFailedAt,
 		&i.AssessedAt,
+		&i.Calls,
 	)
 	return i, err
 }
 
 const checkinGet = `-- name: CheckinGet :one
-SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at FROM checkins WHERE id = $1
+SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at, calls FROM checkins WHERE id = $1
 `
 
 func (q *Queries) CheckinGet(ctx context.Context, id uuid.UUID) (Checkin, error) {
@@ -289,6 +292,7 @@ func (q *Queries) CheckinGet(ctx context.Context, id uuid.UUID) (Checkin, error)
 		&i.UpdatedAt,
 		&i.DeliveryFailedAt,
 		&i.AssessedAt,
+		&i.Calls,
 	)
 	return i, err
 }
@@ -310,7 +314,7 @@ func (q *Queries) CheckinGiveUp(ctx context.Context, arg CheckinGiveUpParams) er
 }
 
 const checkinListBySurvivor = `-- name: CheckinListBySurvivor :many
-SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at FROM checkins WHERE survivor_id = $1 ORDER BY due_at, id
+SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at, calls FROM checkins WHERE survivor_id = $1 ORDER BY due_at, id
 `
 
 func (q *Queries) CheckinListBySurvivor(ctx context.Context, survivorID uuid.UUID) ([]Checkin, error) {
@@ -340,6 +344,7 @@ func (q *Queries) CheckinListBySurvivor(ctx context.Context, survivorID uuid.UUI
 			&i.UpdatedAt,
 			&i.DeliveryFailedAt,
 			&i.AssessedAt,
+			&i.Calls,
 		); err != nil {
 			return nil, err
 		}
@@ -434,7 +439,7 @@ func (q *Queries) CheckinMarkSent(ctx context.Context, arg CheckinMarkSentParams
 }
 
 const checkinNextForSurvivor = `-- name: CheckinNextForSurvivor :one
-SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at FROM checkins
+SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at, calls FROM checkins
 WHERE survivor_id = $1 AND state IN ('scheduled', 'queued')
 ORDER BY due_at LIMIT 1
 `
@@ -460,6 +465,7 @@ func (q *Queries) CheckinNextForSurvivor(ctx context.Context, survivorID uuid.UU
 		&i.UpdatedAt,
 		&i.DeliveryFailedAt,
 		&i.AssessedAt,
+		&i.Calls,
 	)
 	return i, err
 }
@@ -482,7 +488,7 @@ func (q *Queries) CheckinPendingAdhoc(ctx context.Context, arg CheckinPendingAdh
 }
 
 const checkinPreviousPrimary = `-- name: CheckinPreviousPrimary :one
-SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at FROM checkins
+SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at, calls FROM checkins
 WHERE survivor_id = $1 AND kind IN ('cadence', 'adhoc') AND id <> $2
   AND due_at <= $3 AND state IN ('sent', 'answered', 'missed', 'skipped', 'failed')
 ORDER BY due_at DESC, id DESC
@@ -516,6 +522,7 @@ func (q *Queries) CheckinPreviousPrimary(ctx context.Context, arg CheckinPreviou
 		&i.UpdatedAt,
 		&i.DeliveryFailedAt,
 		&i.AssessedAt,
+		&i.Calls,
 	)
 	return i, err
 }

@@ -31,7 +31,7 @@ func (q *Queries) CheckinAnswer(ctx context.Context, arg CheckinAnswerParams) er
 }
 
 const checkinAwaitingReply = `-- name: CheckinAwaitingReply :one
-SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at FROM checkins
+SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at, calls FROM checkins
 WHERE survivor_id = $1 AND state IN ('sent', 'missed') AND sent_at >= $2::timestamptz
 ORDER BY sent_at DESC
 LIMIT 1
@@ -65,12 +65,13 @@ func (q *Queries) CheckinAwaitingReply(ctx context.Context, arg CheckinAwaitingR
 		&i.UpdatedAt,
 		&i.DeliveryFailedAt,
 		&i.AssessedAt,
+		&i.Calls,
 	)
 	return i, err
 }
 
 const messageGetForAssess = `-- name: MessageGetForAssess :one
-SELECT m.id, m.direction, m.channel, m.survivor_id, m.staff_id, m.checkin_id, m.alert_id, m.purpose, m.peer_hash, m.peer_enc, m.body_enc, m.template, m.language, m.provider, m.provider_sid, m.status, m.error_code, m.error_message, m.segments, m.encoding, m.answered_by, m.created_at, m.updated_at, m.dlt_template_id, m.reply_to, s.duress_enc, s.language AS survivor_language, s.status AS survivor_status, s.timezone AS survivor_timezone
+SELECT m.id, m.direction, m.channel, m.survivor_id, m.staff_id, m.checkin_id, m.alert_id, m.purpose, m.peer_hash, m.peer_enc, m.body_enc, m.template, m.language, m.provider, m.provider_sid, m.status, m.error_code, m.error_message, m.segments, m.encoding, m.answered_by, m.created_at, m.updated_at, m.dlt_template_id, m.reply_to, s.duress_enc, s.duress_code_enc, s.language AS survivor_language, s.status AS survivor_status, s.timezone AS survivor_timezone
 FROM messages m JOIN survivors s ON s.id = m.survivor_id
 WHERE m.id = $1
 `
@@ -102,6 +103,7 @@ type MessageGetForAssessRow struct {
 	DltTemplateID    *string
 	ReplyTo          *int64
 	DuressEnc        []byte
+	DuressCodeEnc    []byte
 	SurvivorLanguage string
 	SurvivorStatus   string
 	SurvivorTimezone string
@@ -137,6 +139,7 @@ func (q *Queries) MessageGetForAssess(ctx context.Context, id int64) (MessageGet
 		&i.DltTemplateID,
 		&i.ReplyTo,
 		&i.DuressEnc,
+		&i.DuressCodeEnc,
 		&i.SurvivorLanguage,
 		&i.SurvivorStatus,
 		&i.SurvivorTimezone,
@@ -198,10 +201,10 @@ func (q *Queries) MessageListUnmatched(ctx context.Context, lim int32) ([]Messag
 }
 
 const messageReceive = `-- name: MessageReceive :one
-INSERT INTO messages (direction, channel, survivor_id, staff_id, purpose, peer_hash, peer_enc, body_enc,
+INSERT INTO messages (direction, channel, survivor_id, staff_id, checkin_id, reply_to, purpose, peer_hash, peer_enc, body_enc,
                       provider, provider_sid, status, segments, encoding, created_at, updated_at)
-VALUES ('in', $1, $2, $3, $4, $5, $6, $7,
-        $8, $9, 'received', $10, $11, $12, $12)
+VALUES ('in', $1, $2, $3, $4, $5, $6, $7, $8, $9,
+        $10, $11, 'received', $12, $13, $14, $14)
 ON CONFLICT (provider_sid) DO NOTHING
 RETURNING id
 `
@@ -210,6 +213,8 @@ type MessageReceiveParams struct {
 	Channel     string
 	SurvivorID  *uuid.UUID
 	StaffID     *uuid.UUID
+	CheckinID   *uuid.UUID
+	ReplyTo     *int64
 	Purpose     string
 	PeerHash    []byte
 	PeerEnc     []byte
@@ -224,11 +229,16 @@ type MessageReceiveParams struct {
 // MessageReceive stores an inbound message once: a second delivery of the
 // same MessageSid (Twilio retries, two web replicas) inserts nothing and
 // returns no row.
+// MessageReceive stores an inbound text or key press once: a second
+// delivery of the same MessageSid (or CallSid and step) inserts nothing.
+// A key press names its call in reply_to.
 func (q *Queries) MessageReceive(ctx context.Context, arg MessageReceiveParams) (int64, error) {
 	row := q.db.QueryRow(ctx, messageReceive,
 		arg.Channel,
 		arg.SurvivorID,
 		arg.StaffID,
+		arg.CheckinID,
+		arg.ReplyTo,
 		arg.Purpose,
 		arg.PeerHash,
 		arg.PeerEnc,
@@ -245,15 +255,17 @@ func (q *Queries) MessageReceive(ctx context.Context, arg MessageReceiveParams) 
 }
 
 const messageRecordReply = `-- name: MessageRecordReply :exec
-INSERT INTO messages (direction, channel, survivor_id, staff_id, purpose, peer_hash, peer_enc, body_enc,
+INSERT INTO messages (direction, channel, survivor_id, staff_id, reply_to, purpose, peer_hash, peer_enc, body_enc,
                       template, language, provider, status, segments, encoding, created_at, updated_at)
-VALUES ('out', 'sms', $1, $2, 'reply', $3, $4, $5,
-        $6, $7, $8, 'twiml', $9, $10, $11, $11)
+VALUES ('out', $1, $2, $3, $4, 'reply', $5, $6, $7,
+        $8, $9, $10, 'twiml', $11, $12, $13, $13)
 `
 
 type MessageRecordReplyParams struct {
+	Channel    string
 	SurvivorID *uuid.UUID
 	StaffID    *uuid.UUID
+	ReplyTo    *int64
 	PeerHash   []byte
 	PeerEnc    []byte
 	BodyEnc    []byte
@@ -265,10 +277,14 @@ type MessageRecordReplyParams struct {
 	Now        time.Time
 }
 
+// MessageRecordReply records the answer given in TwiML: a text, or words
+// spoken on the call.
 func (q *Queries) MessageRecordReply(ctx context.Context, arg MessageRecordReplyParams) error {
 	_, err := q.db.Exec(ctx, messageRecordReply,
+		arg.Channel,
 		arg.SurvivorID,
 		arg.StaffID,
+		arg.ReplyTo,
 		arg.PeerHash,
 		arg.PeerEnc,
 		arg.BodyEnc,
@@ -359,7 +375,7 @@ func (q *Queries) RiskFlagCreate(ctx context.Context, arg RiskFlagCreateParams) 
 }
 
 const survivorForReply = `-- name: SurvivorForReply :one
-SELECT s.id, s.language, s.channels, s.duress_enc,
+SELECT s.id, s.language, s.channels, s.duress_enc, s.duress_code_enc,
        coalesce((SELECT cr.action = 'give' FROM consent_records cr
                  WHERE cr.survivor_id = s.id AND 'sms' = ANY(cr.channels)
                  ORDER BY cr.recorded_at DESC, cr.id DESC LIMIT 1), false)::bool AS sms_consent
@@ -368,11 +384,12 @@ WHERE s.phone_hash = $1 AND s.status = 'active'
 `
 
 type SurvivorForReplyRow struct {
-	ID         uuid.UUID
-	Language   string
-	Channels   []string
-	DuressEnc  []byte
-	SmsConsent bool
+	ID            uuid.UUID
+	Language      string
+	Channels      []string
+	DuressEnc     []byte
+	DuressCodeEnc []byte
+	SmsConsent    bool
 }
 
 // SurvivorForReply is what the webhook needs to answer a survivor, in one
@@ -385,6 +402,7 @@ func (q *Queries) SurvivorForReply(ctx context.Context, phoneHash []byte) (Survi
 		&i.Language,
 		&i.Channels,
 		&i.DuressEnc,
+		&i.DuressCodeEnc,
 		&i.SmsConsent,
 	)
 	return i, err

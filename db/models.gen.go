@@ -75,6 +75,7 @@ type Checkin struct {
 	UpdatedAt        time.Time
 	DeliveryFailedAt *time.Time
 	AssessedAt       *time.Time
+	Calls            int32
 }
 
 type ConsentRecord struct {
@@ -184,4 +185,5 @@ type Survivor struct {
 	UpdatedAt             time.Time
 	ErasedAt              *time.Time
 	CaseCode              string
+	DuressCodeEnc         []byte
 }

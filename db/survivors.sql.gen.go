@@ -14,12 +14,12 @@ import (
 
 const survivorCreate = `-- name: SurvivorCreate :one
 
-INSERT INTO survivors (case_code, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id,
+INSERT INTO survivors (case_code, reference_enc, phone_enc, phone_hash, duress_enc, duress_code_enc, language, channels, timezone, caseworker_id,
                        response_window_minutes, enrolled_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
-        coalesce($10::int, 1440), $11, $11)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+        coalesce($11::int, 1440), $12, $12)
 ON CONFLICT (case_code) DO NOTHING
-RETURNING id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at, case_code
+RETURNING id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at, case_code, duress_code_enc
 `
 
 type SurvivorCreateParams struct {
@@ -28,6 +28,7 @@ type SurvivorCreateParams struct {
 	PhoneEnc              []byte
 	PhoneHash             []byte
 	DuressEnc             []byte
+	DuressCodeEnc         []byte
 	Language              string
 	Channels              []string
 	Timezone              string
@@ -47,6 +48,7 @@ func (q *Queries) SurvivorCreate(ctx context.Context, arg SurvivorCreateParams) 
 		arg.PhoneEnc,
 		arg.PhoneHash,
 		arg.DuressEnc,
+		arg.DuressCodeEnc,
 		arg.Language,
 		arg.Channels,
 		arg.Timezone,
@@ -71,13 +73,14 @@ func (q *Queries) SurvivorCreate(ctx context.Context, arg SurvivorCreateParams) 
 		&i.UpdatedAt,
 		&i.ErasedAt,
 		&i.CaseCode,
+		&i.DuressCodeEnc,
 	)
 	return i, err
 }
 
 const survivorErase = `-- name: SurvivorErase :exec
 UPDATE survivors SET
-    reference_enc = NULL, phone_enc = NULL, phone_hash = NULL, duress_enc = NULL,
+    reference_enc = NULL, phone_enc = NULL, phone_hash = NULL, duress_enc = NULL, duress_code_enc = NULL,
     status = 'erased', erased_at = $1::timestamptz, updated_at = $1::timestamptz
 WHERE id = $2 AND status = 'active'
 `
@@ -151,7 +154,7 @@ func (q *Queries) SurvivorEraseResponses(ctx context.Context, survivorID uuid.UU
 }
 
 const survivorGet = `-- name: SurvivorGet :one
-SELECT id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at, case_code FROM survivors WHERE id = $1
+SELECT id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at, case_code, duress_code_enc FROM survivors WHERE id = $1
 `
 
 func (q *Queries) SurvivorGet(ctx context.Context, id uuid.UUID) (Survivor, error) {
@@ -173,12 +176,13 @@ func (q *Queries) SurvivorGet(ctx context.Context, id uuid.UUID) (Survivor, erro
 		&i.UpdatedAt,
 		&i.ErasedAt,
 		&i.CaseCode,
+		&i.DuressCodeEnc,
 	)
 	return i, err
 }
 
 const survivorGetForUpdate = `-- name: SurvivorGetForUpdate :one
-SELECT id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at, case_code FROM survivors WHERE id = $1 FOR UPDATE
+SELECT id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at, case_code, duress_code_enc FROM survivors WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) SurvivorGetForUpdate(ctx context.Context, id uuid.UUID) (Survivor, error) {
@@ -200,12 +204,13 @@ func (q *Queries) SurvivorGetForUpdate(ctx context.Context, id uuid.UUID) (Survi
 		&i.UpdatedAt,
 		&i.ErasedAt,
 		&i.CaseCode,
+		&i.DuressCodeEnc,
 	)
 	return i, err
 }
 
 const survivorGetScoped = `-- name: SurvivorGetScoped :one
-SELECT s.id, s.reference_enc, s.phone_enc, s.phone_hash, s.duress_enc, s.language, s.channels, s.timezone, s.caseworker_id, s.response_window_minutes, s.status, s.enrolled_at, s.updated_at, s.erased_at, s.case_code FROM survivors s
+SELECT s.id, s.reference_enc, s.phone_enc, s.phone_hash, s.duress_enc, s.language, s.channels, s.timezone, s.caseworker_id, s.response_window_minutes, s.status, s.enrolled_at, s.updated_at, s.erased_at, s.case_code, s.duress_code_enc FROM survivors s
 WHERE s.id = $1 AND s.status = 'active'
   AND ($2::text = 'admin'
        OR s.caseworker_id = $3::uuid
@@ -238,12 +243,13 @@ func (q *Queries) SurvivorGetScoped(ctx context.Context, arg SurvivorGetScopedPa
 		&i.UpdatedAt,
 		&i.ErasedAt,
 		&i.CaseCode,
+		&i.DuressCodeEnc,
 	)
 	return i, err
 }
 
 const survivorListScoped = `-- name: SurvivorListScoped :many
-SELECT s.id, s.reference_enc, s.phone_enc, s.phone_hash, s.duress_enc, s.language, s.channels, s.timezone, s.caseworker_id, s.response_window_minutes, s.status, s.enrolled_at, s.updated_at, s.erased_at, s.case_code FROM survivors s
+SELECT s.id, s.reference_enc, s.phone_enc, s.phone_hash, s.duress_enc, s.language, s.channels, s.timezone, s.caseworker_id, s.response_window_minutes, s.status, s.enrolled_at, s.updated_at, s.erased_at, s.case_code, s.duress_code_enc FROM survivors s
 WHERE s.status = 'active'
   AND ($1::text = 'admin'
        OR s.caseworker_id = $2::uuid
@@ -291,6 +297,7 @@ func (q *Queries) SurvivorListScoped(ctx context.Context, arg SurvivorListScoped
 			&i.UpdatedAt,
 			&i.ErasedAt,
 			&i.CaseCode,
+			&i.DuressCodeEnc,
 		); err != nil {
 			return nil, err
 		}
@@ -308,26 +315,28 @@ UPDATE survivors SET
     phone_enc = $2,
     phone_hash = $3,
     duress_enc = $4,
-    language = $5,
-    channels = $6,
-    timezone = $7,
-    caseworker_id = $8,
-    updated_at = $9
-WHERE id = $10 AND status = 'active'
-RETURNING id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at, case_code
+    duress_code_enc = $5,
+    language = $6,
+    channels = $7,
+    timezone = $8,
+    caseworker_id = $9,
+    updated_at = $10
+WHERE id = $11 AND status = 'active'
+RETURNING id, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id, response_window_minutes, status, enrolled_at, updated_at, erased_at, case_code, duress_code_enc
 `
 
 type SurvivorUpdateParams struct {
-	ReferenceEnc []byte
-	PhoneEnc     []byte
-	PhoneHash    []byte
-	DuressEnc    []byte
-	Language     string
-	Channels     []string
-	Timezone     string
-	CaseworkerID *uuid.UUID
-	Now          time.Time
-	ID           uuid.UUID
+	ReferenceEnc  []byte
+	PhoneEnc      []byte
+	PhoneHash     []byte
+	DuressEnc     []byte
+	DuressCodeEnc []byte
+	Language      string
+	Channels      []string
+	Timezone      string
+	CaseworkerID  *uuid.UUID
+	Now           time.Time
+	ID            uuid.UUID
 }
 
 func (q *Queries) SurvivorUpdate(ctx context.Context, arg SurvivorUpdateParams) (Survivor, error) {
@@ -336,6 +345,7 @@ func (q *Queries) SurvivorUpdate(ctx context.Context, arg SurvivorUpdateParams) 
 		arg.PhoneEnc,
 		arg.PhoneHash,
 		arg.DuressEnc,
+		arg.DuressCodeEnc,
 		arg.Language,
 		arg.Channels,
 		arg.Timezone,
@@ -360,6 +370,7 @@ func (q *Queries) SurvivorUpdate(ctx context.Context, arg SurvivorUpdateParams) 
 		&i.UpdatedAt,
 		&i.ErasedAt,
 		&i.CaseCode,
+		&i.DuressCodeEnc,
 	)
 	return i, err
 }

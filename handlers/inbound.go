@@ -8,14 +8,11 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
-	"github.com/riverqueue/river"
 	"github.com/twilio/twilio-go/twiml"
 
 	"saathi/db"
@@ -47,9 +44,9 @@ const receiveTimeout = 5 * time.Second
 
 var messageSIDPattern = regexp.MustCompile(`^(SM|MM)[0-9a-fA-F]{32}$`)
 
-// replyFor is what the survivor is told for each intent. The duress word
-// gets exactly what "1" gets: nothing in the answer may differ.
-var replyFor = map[reply.Intent]string{
+// smsAnswers is what the survivor is told by text for each intent. The
+// duress word gets exactly what "1" gets: nothing in the answer may differ.
+var smsAnswers = map[reply.Intent]string{
 	reply.OK:       locales.ReplyThanks,
 	reply.Duress:   locales.ReplyThanks,
 	reply.CallMe:   locales.ReplyCallMe,
@@ -128,141 +125,53 @@ func (s *Server) ReceiveSMS(ctx context.Context, in InboundSMS) (string, error) 
 	if now.IsZero() {
 		now = s.now()
 	}
-	enc, segs := segment.Count(in.Body)
 	var answer string
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		answer = ""
 		q := db.New(tx)
+		sv, err := q.SurvivorForReply(ctx, hash)
+		switch {
+		case err == nil:
+			out, err := s.jobDeps().ReceiveReply(ctx, s.River, tx, jobs.ReplySurvivor{
+				ID: sv.ID, Language: sv.Language, Channels: sv.Channels, DuressEnc: sv.DuressEnc, CodeEnc: sv.DuressCodeEnc, SMSConsent: sv.SmsConsent,
+			}, jobs.Reply{Channel: "sms", SID: in.SID, From: from, Body: in.Body, ReceivedAt: now, Spooled: in.Spooled, Answers: smsAnswers})
+			if err != nil || out.Answer == "" {
+				return err
+			}
+			answer, err = s.Catalog.Text(sv.Language, out.Answer, nil)
+			return err
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		// Not a survivor: a staff member's ACK, or a number nobody knows.
+		enc, segs := segment.Count(in.Body)
 		params := db.MessageReceiveParams{
-			Channel: "sms", Purpose: "reply", PeerHash: hash,
+			Channel: "sms", Purpose: "unmatched", PeerHash: hash,
 			PeerEnc: s.Keyring.SealString(crypt.MessagePeer, from), BodyEnc: s.Keyring.SealString(crypt.MessageBody, in.Body),
 			Provider: "twilio", ProviderSid: &in.SID, Segments: ptr(int32(segs)), Encoding: ptr(string(enc)), Now: now,
 		}
-		sv, svErr := q.SurvivorForReply(ctx, hash)
-		if svErr != nil && !errors.Is(svErr, pgx.ErrNoRows) {
-			return svErr
-		}
-		var staff *db.Staff
-		if svErr == nil {
-			params.SurvivorID = &sv.ID
-		} else {
-			st, err := q.StaffGetByPhoneHash(ctx, hash)
-			switch {
-			case err == nil:
-				staff, params.StaffID, params.Purpose = &st, &st.ID, "staff"
-			case errors.Is(err, pgx.ErrNoRows):
-				params.Purpose = "unmatched" // kept for admins; no answer reveals anything
-			default:
-				return err
-			}
-		}
-		msgID, err := q.MessageReceive(ctx, params)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // delivered before
-		}
-		if err != nil {
+		st, err := q.StaffGetByPhoneHash(ctx, hash)
+		switch {
+		case err == nil:
+			params.StaffID, params.Purpose = &st.ID, "staff"
+		case !errors.Is(err, pgx.ErrNoRows):
 			return err
 		}
-		switch {
-		case params.SurvivorID != nil:
-			answer, err = s.survivorReply(ctx, tx, q, sv, in, msgID, now)
-		case staff != nil:
-			answer, err = s.staffReply(ctx, q, *staff, in.Body, now)
+		if _, err := q.MessageReceive(ctx, params); errors.Is(err, pgx.ErrNoRows) {
+			return nil // delivered before
+		} else if err != nil {
+			return err
 		}
+		if params.StaffID == nil {
+			return nil // an unknown number is kept for admins; no answer reveals anything
+		}
+		answer, err = s.staffReply(ctx, q, st, in.Body, now)
 		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("receive SMS: %w", err)
 	}
 	return answer, nil
-}
-
-// answerLate is how long after a text arrived its answer may still go out
-// as a text of its own, when the webhook could not answer at once (the
-// text was spooled): later, "thank you" would puzzle more than help.
-const answerLate = 15 * time.Minute
-
-// survivorReply handles a survivor's text inside the receiving
-// transaction: what must happen at once (STOP, START) happens here; the
-// assessment job, inserted in the same transaction, does the rest and
-// records the answer sent. A text replayed from the spool is not answered
-// in TwiML (Twilio was answered long ago, with nothing): its answer goes
-// out as a text of its own if there is still time (answerLate).
-func (s *Server) survivorReply(ctx context.Context, tx pgx.Tx, q *db.Queries, sv db.SurvivorForReplyRow, in InboundSMS, msgID int64, now time.Time) (string, error) {
-	duress := ""
-	if sv.DuressEnc != nil {
-		var err error
-		if duress, err = s.Keyring.OpenString(crypt.SurvivorDuress, sv.DuressEnc); err != nil {
-			return "", err
-		}
-	}
-	res := s.Replies.Parse(in.Body, duress)
-	var id string
-	switch res.Intent {
-	case reply.OptOut:
-		// Withdrawn at once, confirmed once; nothing more until START.
-		if sv.SmsConsent {
-			if err := s.recordConsent(ctx, q, sv.ID, "withdraw", now); err != nil {
-				return "", err
-			}
-			id = locales.OptOutConfirm
-		}
-	case reply.OptIn:
-		if !sv.SmsConsent && slices.Contains(sv.Channels, "sms") {
-			if err := s.recordConsent(ctx, q, sv.ID, "give", now); err != nil {
-				return "", err
-			}
-			id = locales.OptInConfirm
-		}
-	default:
-		if sv.SmsConsent {
-			id = replyFor[res.Intent]
-		}
-	}
-	// A "3" or the duress word must not wait behind a thousand "1"s.
-	priority := 3
-	switch {
-	case res.Intent == reply.HelpNow || res.Intent == reply.Duress:
-		priority = 1
-	case res.Intent == reply.CallMe || len(res.Danger) > 0:
-		priority = 2
-	}
-	if in.Spooled {
-		// Only what is sent goes on record: the answer job records its
-		// own text when (and if) it goes out.
-		if id != "" && s.now().Sub(now) <= answerLate {
-			args := jobs.ReplyAnswerArgs{MessageID: msgID, Answer: id, Deadline: now.Add(answerLate)}
-			if _, err := s.River.InsertTx(ctx, tx, args, &river.InsertOpts{Priority: priority}); err != nil {
-				return "", fmt.Errorf("enqueue answer: %w", err)
-			}
-		}
-		id = ""
-	}
-	text := ""
-	if id != "" {
-		var err error
-		if text, err = s.Catalog.Text(sv.Language, id, nil); err != nil {
-			return "", err
-		}
-	}
-	if _, err := s.River.InsertTx(ctx, tx, jobs.ReplyAssessArgs{MessageID: msgID, Answer: id}, &river.InsertOpts{Priority: priority}); err != nil {
-		return "", fmt.Errorf("enqueue assessment: %w", err)
-	}
-	return text, nil
-}
-
-// recordConsent records the survivor's own STOP or START. The survivor's
-// row is locked first, as every consent change does: the record then
-// lands after (and, taking effect no earlier than, see
-// ConsentRecordCreate) any staff change made meanwhile.
-func (s *Server) recordConsent(ctx context.Context, q *db.Queries, id uuid.UUID, action string, now time.Time) error {
-	if _, err := q.SurvivorGetForUpdate(ctx, id); err != nil {
-		return err
-	}
-	_, err := q.ConsentRecordCreate(ctx, db.ConsentRecordCreateParams{
-		SurvivorID: id, Action: action, Channels: []string{"sms"}, Method: "sms_keyword", Source: "survivor", RecordedAt: now,
-	})
-	return err
 }
 
 // staffReply handles "ACK 123456" from an active staff member's registered

@@ -72,7 +72,7 @@ type Server struct {
 // jobDeps is what the jobs package's domain functions (raising an alert,
 // moving alerts) need from a web process.
 func (s *Server) jobDeps() *jobs.Deps {
-	return &jobs.Deps{Pool: s.Pool, Keyring: s.Keyring, Catalog: s.Catalog, Rules: s.Rules, Logger: s.Logger, NowFunc: s.NowFunc, PublicURL: s.PublicURL}
+	return &jobs.Deps{Pool: s.Pool, Keyring: s.Keyring, Catalog: s.Catalog, Replies: s.Replies, Rules: s.Rules, Logger: s.Logger, NowFunc: s.NowFunc, PublicURL: s.PublicURL}
 }
 
 func (s *Server) rules() risk.Rules { return s.jobDeps().RiskRules() }

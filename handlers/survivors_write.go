@@ -132,7 +132,7 @@ func (s *Server) survivorPatch(c echo.Context) error {
 		}
 		params := db.SurvivorUpdateParams{
 			ID: cur.ID, ReferenceEnc: cur.ReferenceEnc, PhoneEnc: cur.PhoneEnc, PhoneHash: cur.PhoneHash,
-			DuressEnc: cur.DuressEnc, Language: cur.Language, Channels: cur.Channels, Timezone: cur.Timezone,
+			DuressEnc: cur.DuressEnc, DuressCodeEnc: cur.DuressCodeEnc, Language: cur.Language, Channels: cur.Channels, Timezone: cur.Timezone,
 			CaseworkerID: cur.CaseworkerID, Now: s.now(),
 		}
 		for _, f := range sets {

@@ -69,29 +69,31 @@ func (w *ReplyAssessWorker) Work(ctx context.Context, job *river.Job[ReplyAssess
 		if err != nil {
 			return err
 		}
-		duress := ""
-		if m.DuressEnc != nil {
-			if duress, err = w.Deps.Keyring.OpenString(crypt.SurvivorDuress, m.DuressEnc); err != nil {
-				return err
-			}
+		res, err := w.Deps.understand(m.Channel, body, m.DuressEnc, m.DuressCodeEnc)
+		if err != nil {
+			return err
 		}
-		res := w.Deps.Replies.Parse(body, duress)
 		evidence, err := json.Marshal(Evidence{Intent: string(res.Intent), Danger: res.Danger, Evidence: res.Evidence})
 		if err != nil {
 			return err
 		}
 
-		ci, err := q.CheckinAwaitingReply(ctx, db.CheckinAwaitingReplyParams{SurvivorID: *m.SurvivorID, Since: m.CreatedAt.Add(-answerWindow)})
-		found := err == nil
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
+		// Keys pressed on a call answer that call's check-in; a text
+		// answers the latest check-in sent.
+		checkinID := m.CheckinID
+		if checkinID == nil {
+			ci, err := q.CheckinAwaitingReply(ctx, db.CheckinAwaitingReplyParams{SurvivorID: *m.SurvivorID, Since: m.CreatedAt.Add(-answerWindow)})
+			switch {
+			case err == nil:
+				checkinID = &ci.ID
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
 		}
+		found := checkinID != nil
 		rp := db.ResponseCreateParams{
-			MessageID: m.ID, SurvivorID: *m.SurvivorID, Intent: string(res.Intent),
+			MessageID: m.ID, SurvivorID: *m.SurvivorID, Intent: string(res.Intent), CheckinID: checkinID,
 			EvidenceEnc: w.Deps.Keyring.Seal(crypt.ResponseEvidence, evidence), Now: now,
-		}
-		if found {
-			rp.CheckinID = &ci.ID
 		}
 		resp, err := q.ResponseCreate(ctx, rp)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -107,7 +109,7 @@ func (w *ReplyAssessWorker) Work(ctx context.Context, job *river.Job[ReplyAssess
 		}
 		// STOP and START are not answers to a check-in.
 		if found && res.Intent != reply.OptOut && res.Intent != reply.OptIn {
-			if err := q.CheckinAnswer(ctx, db.CheckinAnswerParams{ID: ci.ID, Now: now}); err != nil {
+			if err := q.CheckinAnswer(ctx, db.CheckinAnswerParams{ID: *checkinID, Now: now}); err != nil {
 				return err
 			}
 		}
@@ -135,7 +137,7 @@ func (w *ReplyAssessWorker) recordAnswer(ctx context.Context, q *db.Queries, m d
 	}
 	enc, segs := segment.Count(text)
 	return q.MessageRecordReply(ctx, db.MessageRecordReplyParams{
-		SurvivorID: m.SurvivorID, PeerHash: m.PeerHash, PeerEnc: m.PeerEnc,
+		Channel: m.Channel, SurvivorID: m.SurvivorID, ReplyTo: m.ReplyTo, PeerHash: m.PeerHash, PeerEnc: m.PeerEnc,
 		BodyEnc: w.Deps.Keyring.SealString(crypt.MessageBody, text), Template: &id, Language: &m.SurvivorLanguage,
 		Provider: m.Provider, Segments: ptr(int32(segs)), Encoding: ptr(string(enc)), Now: m.CreatedAt,
 	})

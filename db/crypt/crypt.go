@@ -40,18 +40,19 @@ type Purpose string
 
 // Purposes of sealed values.
 const (
-	SurvivorPhone     Purpose = "survivors.phone"
-	SurvivorReference Purpose = "survivors.reference"
-	SurvivorDuress    Purpose = "survivors.duress"
-	StaffName         Purpose = "staff.name"
-	StaffPhone        Purpose = "staff.phone"
-	MessagePeer       Purpose = "messages.peer"
-	MessageBody       Purpose = "messages.body"
-	ResponseEvidence  Purpose = "responses.evidence"
-	AlertResolution   Purpose = "alerts.resolution"
-	OutboxTo          Purpose = "dev_outbox.to"
-	OutboxBody        Purpose = "dev_outbox.body"
-	ConsentNote       Purpose = "consent_records.note"
+	SurvivorPhone      Purpose = "survivors.phone"
+	SurvivorReference  Purpose = "survivors.reference"
+	SurvivorDuress     Purpose = "survivors.duress"
+	SurvivorDuressCode Purpose = "survivors.duress_code"
+	StaffName          Purpose = "staff.name"
+	StaffPhone         Purpose = "staff.phone"
+	MessagePeer        Purpose = "messages.peer"
+	MessageBody        Purpose = "messages.body"
+	ResponseEvidence   Purpose = "responses.evidence"
+	AlertResolution    Purpose = "alerts.resolution"
+	OutboxTo           Purpose = "dev_outbox.to"
+	OutboxBody         Purpose = "dev_outbox.body"
+	ConsentNote        Purpose = "consent_records.note"
 	// SpoolLine seals one line of the inbound spool file (a webhook that
 	// arrived while the database was down).
 	SpoolLine Purpose = "spool.inbound"

@@ -1,18 +1,23 @@
 -- MessageReceive stores an inbound message once: a second delivery of the
 -- same MessageSid (Twilio retries, two web replicas) inserts nothing and
 -- returns no row.
+-- MessageReceive stores an inbound text or key press once: a second
+-- delivery of the same MessageSid (or CallSid and step) inserts nothing.
+-- A key press names its call in reply_to.
 -- name: MessageReceive :one
-INSERT INTO messages (direction, channel, survivor_id, staff_id, purpose, peer_hash, peer_enc, body_enc,
+INSERT INTO messages (direction, channel, survivor_id, staff_id, checkin_id, reply_to, purpose, peer_hash, peer_enc, body_enc,
                       provider, provider_sid, status, segments, encoding, created_at, updated_at)
-VALUES ('in', @channel, @survivor_id, @staff_id, @purpose, @peer_hash, @peer_enc, @body_enc,
+VALUES ('in', @channel, @survivor_id, @staff_id, @checkin_id, @reply_to, @purpose, @peer_hash, @peer_enc, @body_enc,
         @provider, @provider_sid, 'received', @segments, @encoding, @now, @now)
 ON CONFLICT (provider_sid) DO NOTHING
 RETURNING id;
 
+-- MessageRecordReply records the answer given in TwiML: a text, or words
+-- spoken on the call.
 -- name: MessageRecordReply :exec
-INSERT INTO messages (direction, channel, survivor_id, staff_id, purpose, peer_hash, peer_enc, body_enc,
+INSERT INTO messages (direction, channel, survivor_id, staff_id, reply_to, purpose, peer_hash, peer_enc, body_enc,
                       template, language, provider, status, segments, encoding, created_at, updated_at)
-VALUES ('out', 'sms', @survivor_id, @staff_id, 'reply', @peer_hash, @peer_enc, @body_enc,
+VALUES ('out', @channel, @survivor_id, @staff_id, @reply_to, 'reply', @peer_hash, @peer_enc, @body_enc,
         @template, @language, @provider, 'twiml', @segments, @encoding, @now, @now);
 
 -- name: ResponseCreate :one
@@ -43,14 +48,14 @@ ON CONFLICT DO NOTHING
 RETURNING *;
 
 -- name: MessageGetForAssess :one
-SELECT m.*, s.duress_enc, s.language AS survivor_language, s.status AS survivor_status, s.timezone AS survivor_timezone
+SELECT m.*, s.duress_enc, s.duress_code_enc, s.language AS survivor_language, s.status AS survivor_status, s.timezone AS survivor_timezone
 FROM messages m JOIN survivors s ON s.id = m.survivor_id
 WHERE m.id = @id;
 
 -- SurvivorForReply is what the webhook needs to answer a survivor, in one
 -- round trip: who they are and whether they consent to SMS right now.
 -- name: SurvivorForReply :one
-SELECT s.id, s.language, s.channels, s.duress_enc,
+SELECT s.id, s.language, s.channels, s.duress_enc, s.duress_code_enc,
        coalesce((SELECT cr.action = 'give' FROM consent_records cr
                  WHERE cr.survivor_id = s.id AND 'sms' = ANY(cr.channels)
                  ORDER BY cr.recorded_at DESC, cr.id DESC LIMIT 1), false)::bool AS sms_consent

@@ -4,9 +4,9 @@
 -- SurvivorCreate inserts nothing (no row) when the case code is taken:
 -- the caller draws another.
 -- name: SurvivorCreate :one
-INSERT INTO survivors (case_code, reference_enc, phone_enc, phone_hash, duress_enc, language, channels, timezone, caseworker_id,
+INSERT INTO survivors (case_code, reference_enc, phone_enc, phone_hash, duress_enc, duress_code_enc, language, channels, timezone, caseworker_id,
                        response_window_minutes, enrolled_at, updated_at)
-VALUES (@case_code, @reference_enc, @phone_enc, @phone_hash, @duress_enc, @language, @channels, @timezone, @caseworker_id,
+VALUES (@case_code, @reference_enc, @phone_enc, @phone_hash, @duress_enc, @duress_code_enc, @language, @channels, @timezone, @caseworker_id,
         coalesce(sqlc.narg(response_window_minutes)::int, 1440), @now, @now)
 ON CONFLICT (case_code) DO NOTHING
 RETURNING *;
@@ -42,6 +42,7 @@ UPDATE survivors SET
     phone_enc = @phone_enc,
     phone_hash = @phone_hash,
     duress_enc = @duress_enc,
+    duress_code_enc = @duress_code_enc,
     language = @language,
     channels = @channels,
     timezone = @timezone,
@@ -52,7 +53,7 @@ RETURNING *;
 
 -- name: SurvivorErase :exec
 UPDATE survivors SET
-    reference_enc = NULL, phone_enc = NULL, phone_hash = NULL, duress_enc = NULL,
+    reference_enc = NULL, phone_enc = NULL, phone_hash = NULL, duress_enc = NULL, duress_code_enc = NULL,
     status = 'erased', erased_at = @now::timestamptz, updated_at = @now::timestamptz
 WHERE id = @id AND status = 'active';
 
