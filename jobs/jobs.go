@@ -31,7 +31,7 @@ type Deps struct {
 	Sender  Sender
 	// Caller places voice check-in calls; nil until voice is configured.
 	Caller Caller
-	Logger  *slog.Logger
+	Logger *slog.Logger
 	// PublicURL is the base URL Twilio calls back (status callbacks).
 	PublicURL string
 	// Templates holds optional DLT template IDs per message ID (India).
