@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/url"
 	"testing"
@@ -66,5 +67,55 @@ func TestStaffSeeDuressMarker(t *testing.T) {
 	}
 	if !bytes.Contains(body, []byte(reply.DuressMarker)) {
 		t.Errorf("timeline lacks the marker: %s", body)
+	}
+}
+
+// TestDuressCodeAPI: a duress code is 4 to 6 digits, refused with a 422
+// naming the field when it could be pressed by chance, stored encrypted,
+// never shown back; a text of just the code counts as duress and gets
+// exactly the answer "1" gets.
+func TestDuressCodeAPI(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	for _, bad := range []string{"123", "1234567", "48a1", "1111", "1234", "9876", "४८२१"} {
+		body := f.enrolBody("+919876543210")
+		body["duress_code"] = bad
+		r := f.do(http.MethodPost, "/api/v1/survivors", f.admin.Token, body)
+		if r.Code != http.StatusUnprocessableEntity || r.json(t)["field"] != "duress_code" || bytes.Contains(r.Body, []byte(bad)) {
+			t.Errorf("duress code %q: %d %s", bad, r.Code, r.Body)
+		}
+	}
+	if n := f.count("SELECT count(*) FROM survivors"); n != 0 {
+		t.Fatal("a refused enrolment stored a survivor")
+	}
+	body := f.enrolBody("+919876543210")
+	body["duress_code"] = "4821"
+	r := f.do(http.MethodPost, "/api/v1/survivors", f.admin.Token, body)
+	if r.Code != http.StatusCreated || r.json(t)["has_duress_code"] != true || bytes.Contains(r.Body, []byte("4821")) {
+		t.Fatalf("enrol with a duress code: %d %s", r.Code, r.Body)
+	}
+	id := r.json(t)["id"].(string)
+	var sealed []byte
+	if err := f.pool.QueryRow(context.Background(), "SELECT duress_code_enc FROM survivors WHERE id = $1", id).Scan(&sealed); err != nil || len(sealed) < 20 || bytes.Contains(sealed, []byte("4821")) {
+		t.Errorf("duress code not sealed: %d bytes, %v", len(sealed), err)
+	}
+
+	allWell := f.inboundRaw("+919876543210", "1")
+	if code := f.inboundRaw("+919876543210", " 4821 "); !bytes.Equal(code, allWell) {
+		t.Errorf("answer to the duress code %s differs from the answer to 1 %s", code, allWell)
+	}
+	f.workJobs()
+	if n := f.count("SELECT count(*) FROM alerts WHERE severity = 'urgent' AND kind = 'duress'"); n != 1 {
+		t.Errorf("duress alerts = %d, want 1", n)
+	}
+
+	if r := f.do(http.MethodPatch, "/api/v1/survivors/"+id, f.caseworker.Token, map[string]any{"duress_code": "12a"}); r.Code != http.StatusUnprocessableEntity || r.json(t)["field"] != "duress_code" {
+		t.Errorf("PATCH a bad code: %d %s", r.Code, r.Body)
+	}
+	if r := f.do(http.MethodPatch, "/api/v1/survivors/"+id, f.caseworker.Token, map[string]any{"reference": "CHD-0043"}); r.Code != http.StatusOK || r.json(t)["has_duress_code"] != true {
+		t.Errorf("PATCH of another field lost the code: %d %s", r.Code, r.Body)
+	}
+	if r := f.do(http.MethodPatch, "/api/v1/survivors/"+id, f.caseworker.Token, map[string]any{"duress_code": ""}); r.Code != http.StatusOK || r.json(t)["has_duress_code"] != false {
+		t.Errorf("PATCH removing the code: %d %s", r.Code, r.Body)
 	}
 }

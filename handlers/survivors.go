@@ -72,16 +72,19 @@ type ConsentInput struct {
 // SurvivorInput enrols (POST) or changes (PATCH: only the fields present) a
 // survivor.
 type SurvivorInput struct {
-	Reference      *string       `json:"reference"`
-	Phone          *string       `json:"phone"`
-	Language       *string       `json:"language"`
-	Channels       []string      `json:"channels"`
-	Timezone       *string       `json:"timezone"`
-	ContactWindows []WindowJSON  `json:"contact_windows"`
-	CaseworkerID   *string       `json:"caseworker_id"`
-	DuressWord     *string       `json:"duress_word"`
-	Consent        *ConsentInput `json:"consent"`
-	Cadence        *CadenceJSON  `json:"cadence"`
+	Reference      *string      `json:"reference"`
+	Phone          *string      `json:"phone"`
+	Language       *string      `json:"language"`
+	Channels       []string     `json:"channels"`
+	Timezone       *string      `json:"timezone"`
+	ContactWindows []WindowJSON `json:"contact_windows"`
+	CaseworkerID   *string      `json:"caseworker_id"`
+	DuressWord     *string      `json:"duress_word"`
+	// DuressCode is typed on a call's keypad and ended with # (4 to 6
+	// digits); "" removes it. Never shown back.
+	DuressCode *string       `json:"duress_code"`
+	Consent    *ConsentInput `json:"consent"`
+	Cadence    *CadenceJSON  `json:"cadence"`
 }
 
 // survivorSpec is validated survivor input.
@@ -91,6 +94,7 @@ type survivorSpec struct {
 	windows                              []schedule.ContactWindow
 	caseworkerID                         uuid.UUID
 	duress                               *string // nil: unchanged; "": none
+	duressCode                           *string // nil: unchanged; "": none
 	consent                              *consentSpec
 	cadence                              *schedule.Cadence
 }
@@ -202,6 +206,19 @@ func fieldProblem(err error) error {
 		return invalid(fe.Field, "%s", fe.Message)
 	}
 	return err
+}
+
+// parseDuressCode checks a duress code; "" removes it. Its errors never
+// quote the code.
+func parseDuressCode(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	if err := reply.ValidateDuressCode(s); err != nil {
+		return "", invalid("duress_code", "%s", err.Error())
+	}
+	return s, nil
 }
 
 // parseDuress checks a duress word; "" removes it. The parser refuses
@@ -370,6 +387,13 @@ func parseSurvivorCreate(p *reply.Parser, in SurvivorInput, now time.Time) (*sur
 		}
 		sp.duress = &d
 	}
+	if in.DuressCode != nil {
+		c, err := parseDuressCode(*in.DuressCode)
+		if err != nil {
+			return nil, err
+		}
+		sp.duressCode = &c
+	}
 	if sp.consent, err = parseConsent("consent", in.Consent, sp.channels, now, false); err != nil {
 		return nil, err
 	}
@@ -437,6 +461,9 @@ func (s *Server) survivorCreate(c echo.Context) error {
 		}
 		if sp.duress != nil && *sp.duress != "" {
 			params.DuressEnc = s.Keyring.SealString(crypt.SurvivorDuress, *sp.duress)
+		}
+		if sp.duressCode != nil && *sp.duressCode != "" {
+			params.DuressCodeEnc = s.Keyring.SealString(crypt.SurvivorDuressCode, *sp.duressCode)
 		}
 		row, err := createWithCaseCode(ctx, q, params)
 		if err != nil {

@@ -33,6 +33,7 @@ type SurvivorJSON struct {
 	Timezone       string              `json:"timezone"`
 	CaseworkerID   *uuid.UUID          `json:"caseworker_id"`
 	HasDuressWord  bool                `json:"has_duress_word"`
+	HasDuressCode  bool                `json:"has_duress_code"`
 	EnrolledAt     time.Time           `json:"enrolled_at"`
 	UpdatedAt      time.Time           `json:"updated_at"`
 	ContactWindows []WindowJSON        `json:"contact_windows,omitempty"`
@@ -72,7 +73,7 @@ func (s *Server) survivorBase(sv db.Survivor) (SurvivorJSON, error) {
 	}
 	return SurvivorJSON{
 		ID: sv.ID, CaseCode: sv.CaseCode, Reference: ref, Phone: phone.Mask(ph), Language: sv.Language, Channels: sv.Channels,
-		Timezone: sv.Timezone, CaseworkerID: sv.CaseworkerID, HasDuressWord: sv.DuressEnc != nil,
+		Timezone: sv.Timezone, CaseworkerID: sv.CaseworkerID, HasDuressWord: sv.DuressEnc != nil, HasDuressCode: sv.DuressCodeEnc != nil,
 		EnrolledAt: sv.EnrolledAt, UpdatedAt: sv.UpdatedAt,
 	}, nil
 }

@@ -107,6 +107,17 @@ func (s *Server) survivorPatch(c echo.Context) error {
 		}
 		set("duress_word", func(p *db.SurvivorUpdateParams) { p.DuressEnc = enc })
 	}
+	if in.DuressCode != nil {
+		c, err := parseDuressCode(*in.DuressCode)
+		if err != nil {
+			return err
+		}
+		var enc []byte
+		if c != "" {
+			enc = s.Keyring.SealString(crypt.SurvivorDuressCode, c)
+		}
+		set("duress_code", func(p *db.SurvivorUpdateParams) { p.DuressCodeEnc = enc })
+	}
 	if in.CaseworkerID != nil {
 		id, err := parseUUIDField("caseworker_id", *in.CaseworkerID)
 		if err != nil {
