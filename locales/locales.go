@@ -10,6 +10,10 @@
 // words that would give away what Saathi is for; the tests scan every
 // rendered text with it, and CheckSenderName every cover name.
 //
+// The Voice* texts are spoken on check-in calls: Voice says how, per
+// language (voice.toml), by a Twilio text-to-speech voice or from
+// recordings (audio/, or a deployment's own directory).
+//
 // Unlike go-i18n's defaults, a Catalog never falls back: a missing language
 // or message is an error, never English text or a related language's text
 // sent to someone who may not read it.
@@ -55,12 +59,29 @@ const (
 	OptOutConfirm = "OptOutConfirm"
 	// OptInConfirm confirms START and mentions STOP.
 	OptInConfirm = "OptInConfirm"
-	// VoiceCheckin is spoken at the start of a check-in call (keypad 1/2/3).
+	// VoiceGate asks whoever answered a call that machine detection could
+	// not place (Twilio's AnsweredBy "unknown") to press any key. It may be
+	// heard by a voicemail, so it says nothing else, not even the name.
+	VoiceGate = "VoiceGate"
+	// VoiceGreeting opens a check-in call; it is the one voice prompt that
+	// names the service.
+	VoiceGreeting = "VoiceGreeting"
+	// VoiceCheckin asks for a key: 1 (all is well), 2 (call me), 3 (help
+	// now), 9 (hear it again). It follows VoiceGreeting, and is repeated
+	// alone.
 	VoiceCheckin = "VoiceCheckin"
 	// VoiceNoInput is spoken when no key was pressed, before asking again.
 	VoiceNoInput = "VoiceNoInput"
-	// VoiceThanks is spoken before hanging up.
+	// VoiceThanks answers the key 1 and, sounding just the same, the
+	// duress code, before hanging up.
 	VoiceThanks = "VoiceThanks"
+	// VoiceCallMe answers the key 2, before hanging up.
+	VoiceCallMe = "VoiceCallMe"
+	// VoiceHelpNow answers the key 3, before hanging up.
+	VoiceHelpNow = "VoiceHelpNow"
+	// VoiceGoodbye ends a call in which no key was pressed after the
+	// question was asked twice.
+	VoiceGoodbye = "VoiceGoodbye"
 
 	// AlertSMS tells a caseworker a case needs attention. TemplateData:
 	// Case (the survivor's case code), Severity (a rendered Severity* text), Link, Code.
@@ -86,7 +107,7 @@ const (
 var messageIDs = []string{
 	SenderName, CheckinSMS, ReplyThanks, ReplyCallMe, ReplyHelpNow, ReplyFreeText,
 	HelpInfo, OptOutConfirm, OptInConfirm,
-	VoiceCheckin, VoiceNoInput, VoiceThanks,
+	VoiceGate, VoiceGreeting, VoiceCheckin, VoiceNoInput, VoiceThanks, VoiceCallMe, VoiceHelpNow, VoiceGoodbye,
 	AlertSMS, AlertEscalatedSMS, AlertAckConfirm, AlertAckUnknown,
 	SeverityUrgent, SeverityHigh, SeverityMedium, SeverityLow,
 }

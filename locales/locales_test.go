@@ -21,7 +21,7 @@ import (
 )
 
 // survivorVoice are the texts spoken to a survivor.
-var survivorVoice = []string{VoiceCheckin, VoiceNoInput, VoiceThanks}
+var survivorVoice = voicePrompts
 
 var severities = []string{SeverityUrgent, SeverityHigh, SeverityMedium, SeverityLow}
 
@@ -417,7 +417,7 @@ func TestTemplateFields(t *testing.T) {
 		HelpInfo:          {name},
 		OptOutConfirm:     {name},
 		OptInConfirm:      {name},
-		VoiceCheckin:      {name},
+		VoiceGreeting:     {name},
 		AlertSMS:          alert,
 		AlertEscalatedSMS: alert,
 		AlertAckConfirm:   {"{{.Case}}"},

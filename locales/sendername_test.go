@@ -12,7 +12,7 @@ import (
 )
 
 // namedIDs are the texts that name the service.
-var namedIDs = []string{CheckinSMS, HelpInfo, OptOutConfirm, OptInConfirm, VoiceCheckin, AlertSMS, AlertEscalatedSMS}
+var namedIDs = []string{CheckinSMS, HelpInfo, OptOutConfirm, OptInConfirm, VoiceGreeting, AlertSMS, AlertEscalatedSMS}
 
 // defaultNames is SenderName in each language: the default renders in the
 // language's own script.
