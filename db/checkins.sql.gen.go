@@ -13,6 +13,26 @@ import (
 	"github.com/google/uuid"
 )
 
+const checkinCallAgain = `-- name: CheckinCallAgain :execrows
+UPDATE checkins SET state = 'queued', updated_at = $1
+WHERE id = $2 AND state = 'sent'
+`
+
+type CheckinCallAgainParams struct {
+	Now time.Time
+	ID  uuid.UUID
+}
+
+// CheckinCallAgain puts a voice check-in whose call nobody answered back
+// in the queue for another call.
+func (q *Queries) CheckinCallAgain(ctx context.Context, arg CheckinCallAgainParams) (int64, error) {
+	result, err := q.db.Exec(ctx, checkinCallAgain, arg.Now, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const checkinCancelAllForSurvivor = `-- name: CheckinCancelAllForSurvivor :execrows
 UPDATE checkins SET state = 'cancelled', reason = $1, updated_at = $2
 WHERE survivor_id = $3 AND state IN ('scheduled', 'queued')
@@ -357,7 +377,7 @@ func (q *Queries) CheckinListBySurvivor(ctx context.Context, survivorID uuid.UUI
 }
 
 const checkinLockForSend = `-- name: CheckinLockForSend :one
-SELECT c.id, c.state, c.channel, c.survivor_id,
+SELECT c.id, c.state, c.channel, c.survivor_id, c.kind, c.calls,
        s.status AS survivor_status, s.phone_enc, s.language, s.channels, s.timezone,
        coalesce((SELECT jsonb_agg(jsonb_build_object('days', w.days, 'start', w.start_minute, 'end', w.end_minute) ORDER BY w.position)
                  FROM contact_windows w WHERE w.survivor_id = s.id), '[]')::jsonb AS windows,
@@ -375,6 +395,8 @@ type CheckinLockForSendRow struct {
 	State          string
 	Channel        *string
 	SurvivorID     uuid.UUID
+	Kind           string
+	Calls          int32
 	SurvivorStatus string
 	PhoneEnc       []byte
 	Language       string
@@ -395,6 +417,8 @@ func (q *Queries) CheckinLockForSend(ctx context.Context, id uuid.UUID) (Checkin
 		&i.State,
 		&i.Channel,
 		&i.SurvivorID,
+		&i.Kind,
+		&i.Calls,
 		&i.SurvivorStatus,
 		&i.PhoneEnc,
 		&i.Language,
@@ -527,6 +551,47 @@ func (q *Queries) CheckinPreviousPrimary(ctx context.Context, arg CheckinPreviou
 	return i, err
 }
 
+const checkinRecentCallback = `-- name: CheckinRecentCallback :one
+SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at, calls FROM checkins
+WHERE survivor_id = $1 AND kind = 'callback'
+  AND (state IN ('scheduled', 'queued', 'sending') OR sent_at >= $2::timestamptz)
+ORDER BY created_at DESC
+LIMIT 1
+`
+
+type CheckinRecentCallbackParams struct {
+	SurvivorID uuid.UUID
+	Since      time.Time
+}
+
+// CheckinRecentCallback finds a callback a survivor's missed call already
+// asked for: still to be placed, or placed since @since.
+func (q *Queries) CheckinRecentCallback(ctx context.Context, arg CheckinRecentCallbackParams) (Checkin, error) {
+	row := q.db.QueryRow(ctx, checkinRecentCallback, arg.SurvivorID, arg.Since)
+	var i Checkin
+	err := row.Scan(
+		&i.ID,
+		&i.SurvivorID,
+		&i.Kind,
+		&i.Channel,
+		&i.CadenceVersion,
+		&i.Seq,
+		&i.DueAt,
+		&i.State,
+		&i.Reason,
+		&i.RequestedBy,
+		&i.ParentID,
+		&i.SentAt,
+		&i.AnsweredAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.DeliveryFailedAt,
+		&i.AssessedAt,
+		&i.Calls,
+	)
+	return i, err
+}
+
 const checkinSetState = `-- name: CheckinSetState :exec
 UPDATE checkins SET
     state = $1,
@@ -560,7 +625,8 @@ func (q *Queries) CheckinSetState(ctx context.Context, arg CheckinSetStateParams
 
 const checkinStartAttempt = `-- name: CheckinStartAttempt :one
 WITH c AS (
-    UPDATE checkins SET state = 'sending', channel = $1::text, updated_at = $13
+    UPDATE checkins SET state = 'sending', channel = $1::text, updated_at = $13,
+        calls = calls + CASE WHEN $1::text = 'voice' THEN 1 ELSE 0 END
     WHERE checkins.id = $3
 )
 INSERT INTO messages (direction, channel, survivor_id, checkin_id, purpose, peer_hash, peer_enc, body_enc,

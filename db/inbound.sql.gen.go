@@ -202,9 +202,9 @@ func (q *Queries) MessageListUnmatched(ctx context.Context, lim int32) ([]Messag
 
 const messageReceive = `-- name: MessageReceive :one
 INSERT INTO messages (direction, channel, survivor_id, staff_id, checkin_id, reply_to, purpose, peer_hash, peer_enc, body_enc,
-                      provider, provider_sid, status, segments, encoding, created_at, updated_at)
+                      language, provider, provider_sid, status, segments, encoding, created_at, updated_at)
 VALUES ('in', $1, $2, $3, $4, $5, $6, $7, $8, $9,
-        $10, $11, 'received', $12, $13, $14, $14)
+        $10, $11, $12, 'received', $13, $14, $15, $15)
 ON CONFLICT (provider_sid) DO NOTHING
 RETURNING id
 `
@@ -219,6 +219,7 @@ type MessageReceiveParams struct {
 	PeerHash    []byte
 	PeerEnc     []byte
 	BodyEnc     []byte
+	Language    *string
 	Provider    string
 	ProviderSid *string
 	Segments    *int32
@@ -243,6 +244,7 @@ func (q *Queries) MessageReceive(ctx context.Context, arg MessageReceiveParams) 
 		arg.PeerHash,
 		arg.PeerEnc,
 		arg.BodyEnc,
+		arg.Language,
 		arg.Provider,
 		arg.ProviderSid,
 		arg.Segments,

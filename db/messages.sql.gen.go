@@ -33,6 +33,18 @@ func (q *Queries) MessageAccepted(ctx context.Context, arg MessageAcceptedParams
 	return err
 }
 
+const messageCallKeys = `-- name: MessageCallKeys :one
+SELECT count(*) FROM messages WHERE reply_to = $1::bigint AND direction = 'in'
+`
+
+// MessageCallKeys counts the key presses stored for a call.
+func (q *Queries) MessageCallKeys(ctx context.Context, callID int64) (int64, error) {
+	row := q.db.QueryRow(ctx, messageCallKeys, callID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const messageCreate = `-- name: MessageCreate :one
 INSERT INTO messages (direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose,
                       peer_hash, peer_enc, body_enc, template, language, provider, provider_sid,
@@ -260,6 +272,22 @@ func (q *Queries) MessageListForCheckin(ctx context.Context, checkinID uuid.UUID
 		return nil, err
 	}
 	return items, nil
+}
+
+const messageSetAnsweredBy = `-- name: MessageSetAnsweredBy :exec
+UPDATE messages SET answered_by = $1, updated_at = $2 WHERE id = $3
+`
+
+type MessageSetAnsweredByParams struct {
+	AnsweredBy *string
+	Now        time.Time
+	ID         int64
+}
+
+// MessageSetAnsweredBy records who answered a call (machine detection).
+func (q *Queries) MessageSetAnsweredBy(ctx context.Context, arg MessageSetAnsweredByParams) error {
+	_, err := q.db.Exec(ctx, messageSetAnsweredBy, arg.AnsweredBy, arg.Now, arg.ID)
+	return err
 }
 
 const messageUpdateStatus = `-- name: MessageUpdateStatus :execrows

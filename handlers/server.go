@@ -19,6 +19,7 @@ import (
 	"saathi/db"
 	"saathi/db/crypt"
 	"saathi/jobs"
+	"saathi/jobs/callflow"
 	"saathi/jobs/reply"
 	"saathi/jobs/risk"
 	"saathi/locales"
@@ -60,6 +61,14 @@ type Server struct {
 	// Limits are the abuse limits per client address; zero fields take
 	// DefaultLimits.
 	Limits Limits
+
+	// Voice is how call prompts sound in each language, and Flow renders
+	// the TwiML of each step of a check-in call with it.
+	Voice *locales.Voice
+	Flow  *callflow.Flow
+	// VoiceInbound is what a survivor's call to Saathi's number gets:
+	// VoiceInboundCallback (default) or VoiceInboundAnswer.
+	VoiceInbound string
 
 	// Rules maps signals to severities (alerts raised by staff actions);
 	// nil means the built-in rules.
@@ -133,6 +142,16 @@ func (s *Server) Handler() *echo.Echo {
 
 	e.POST("/twilio/status", s.twilioStatus)
 	e.POST("/twilio/sms", s.twilioSMS)
+	if s.Flow != nil {
+		e.POST("/twilio/voice/answer", s.voiceAnswer)
+		e.POST("/twilio/voice/gate", s.voiceGate)
+		e.POST("/twilio/voice/gather", s.voiceGather)
+		e.POST("/twilio/voice/noinput", s.voiceNoInput)
+		e.POST("/twilio/voice/status", s.voiceStatus)
+		e.POST("/twilio/voice/incoming", s.voiceIncoming)
+		// Recorded prompts: Twilio fetches them to <Play>; nothing personal.
+		e.GET("/twilio/voice/audio/:lang/:file", s.voiceAudio)
+	}
 
 	if s.DevProvider {
 		e.GET("/dev/outbox", s.devOutbox)

@@ -34,9 +34,12 @@ const (
 	StatusFailed     = "failed"
 )
 
-// CheckinSendArgs sends one check-in.
+// CheckinSendArgs sends one check-in. Call is 0 for a check-in's first
+// send; a voice check-in called again after nobody answered gets a job of
+// its own per call.
 type CheckinSendArgs struct {
 	CheckinID uuid.UUID `json:"checkin_id" river:"unique"`
+	Call      int       `json:"call,omitempty" river:"unique"`
 }
 
 // Kind names the job.
@@ -73,6 +76,7 @@ type sendPlan struct {
 	reconcile *db.Message   // an earlier attempt's outcome is unknown
 	attempt   *db.Message   // a new attempt, recorded, to send now
 	sms       SMS
+	call      *Call // set instead of sms for a voice check-in
 }
 
 // Work runs the check-in's state machine.
@@ -116,7 +120,13 @@ func (w *CheckinSendWorker) work(ctx context.Context, job *river.Job[CheckinSend
 	case plan.reconcile != nil:
 		return w.reconcile(ctx, job.Args.CheckinID, plan, now)
 	}
-	res, sendErr := w.Deps.Sender.SendSMS(ctx, plan.sms)
+	var res SendResult
+	var sendErr error
+	if plan.call != nil {
+		res, sendErr = w.Deps.Caller.PlaceCall(ctx, *plan.call)
+	} else {
+		res, sendErr = w.Deps.Sender.SendSMS(ctx, plan.sms)
+	}
 	return w.record(ctx, job.Args.CheckinID, plan.attempt, res, sendErr)
 }
 
@@ -165,7 +175,10 @@ func (w *CheckinSendWorker) decide(ctx context.Context, q *db.Queries, id uuid.U
 	if err != nil {
 		return sendPlan{}, err
 	}
-	if !schedule.Allowed(windows, loc, now) {
+	// A callback goes at once: the survivor asked for it by ringing, so
+	// this is a moment they chose. Calling again later keeps to windows.
+	asked := ci.Kind == "callback" && ci.Calls == 0
+	if !asked && !schedule.Allowed(windows, loc, now) {
 		next, ok := schedule.NextSafe(windows, loc, now)
 		if !ok {
 			return skip("no usable contact window")
@@ -187,15 +200,12 @@ func (w *CheckinSendWorker) decide(ctx context.Context, q *db.Queries, id uuid.U
 	if channel == "" || !slices.Contains(ci.Consented, channel) || !slices.Contains(ci.Channels, channel) {
 		return skip("no consent")
 	}
-	if channel != "sms" {
-		// Calls arrive with the voice issue; until then a voice-only
-		// survivor's check-in is recorded as not sent, never silently lost.
-		return skip("voice check-ins not available yet")
-	}
-
 	to, err := w.Deps.Keyring.OpenString(crypt.SurvivorPhone, ci.PhoneEnc)
 	if err != nil {
 		return sendPlan{}, err
+	}
+	if channel == "voice" {
+		return w.planCall(ctx, q, ci, to, now)
 	}
 	body, err := w.Deps.Catalog.Text(ci.Language, locales.CheckinSMS, nil)
 	if err != nil {
@@ -219,6 +229,32 @@ func (w *CheckinSendWorker) decide(ctx context.Context, q *db.Queries, id uuid.U
 		StatusCallback: w.Deps.PublicURL + "/twilio/status?m=" + strconv.FormatInt(msgID, 10),
 	}}, nil
 }
+
+// planCall records a call attempt and says how to place it: the call's
+// TwiML and status callbacks point at the attempt's message row.
+func (w *CheckinSendWorker) planCall(ctx context.Context, q *db.Queries, ci db.CheckinLockForSendRow, to string, now time.Time) (sendPlan, error) {
+	if w.Deps.Caller == nil {
+		return sendPlan{done: true}, q.CheckinSetState(ctx, db.CheckinSetStateParams{ID: ci.ID, State: "skipped", Reason: ptr("calls not configured"), Now: now})
+	}
+	msgID, err := q.CheckinStartAttempt(ctx, db.CheckinStartAttemptParams{
+		CheckinID: &ci.ID, Channel: "voice", SurvivorID: &ci.SurvivorID,
+		PeerHash: w.Deps.Keyring.BlindIndex(to), PeerEnc: w.Deps.Keyring.SealString(crypt.MessagePeer, to),
+		Template: ptr(locales.VoiceCheckin), Language: &ci.Language, Provider: providerName(w.Deps.Caller), Now: now,
+	})
+	if err != nil {
+		return sendPlan{}, err
+	}
+	m := strconv.FormatInt(msgID, 10)
+	return sendPlan{attempt: &db.Message{ID: msgID, SurvivorID: &ci.SurvivorID}, call: &Call{
+		To: to, URL: w.Deps.PublicURL + "/twilio/voice/answer?m=" + m,
+		StatusCallback: w.Deps.PublicURL + "/twilio/voice/status?m=" + m,
+		RingFor: w.Deps.ringFor(), TimeLimit: callTimeLimit,
+	}}, nil
+}
+
+// callTimeLimit ends a check-in call: the menu, a repeat and an answer
+// take well under a minute.
+const callTimeLimit = 3 * time.Minute
 
 // decodeWindows reads contact windows aggregated as JSON by the database.
 func decodeWindows(raw []byte) ([]schedule.ContactWindow, error) {
@@ -314,11 +350,18 @@ func (w *CheckinSendWorker) reconcile(ctx context.Context, id uuid.UUID, plan se
 	if err != nil {
 		return err
 	}
-	body, err := w.Deps.Keyring.OpenString(crypt.MessageBody, m.BodyEnc)
-	if err != nil {
-		return err
+	var candidates []SendResult
+	if m.Channel == "voice" {
+		// A call has no body to compare: any call to the number since the
+		// attempt that no other attempt has claimed is this one.
+		candidates, err = w.Deps.Caller.FindCalls(ctx, to, m.CreatedAt.Add(-time.Minute))
+	} else {
+		var body string
+		if body, err = w.Deps.Keyring.OpenString(crypt.MessageBody, m.BodyEnc); err != nil {
+			return err
+		}
+		candidates, err = w.Deps.Sender.FindSMS(ctx, to, body, m.CreatedAt.Add(-time.Minute))
 	}
-	candidates, err := w.Deps.Sender.FindSMS(ctx, to, body, m.CreatedAt.Add(-time.Minute))
 	if err != nil {
 		return fmt.Errorf("reconcile check-in %s: %w", id, err)
 	}
@@ -400,7 +443,7 @@ func CurrentConsent(ctx context.Context, q *db.Queries, id uuid.UUID) (map[strin
 	return out, nil
 }
 
-func providerName(s Sender) string {
+func providerName(s any) string {
 	if n, ok := s.(interface{ Name() string }); ok {
 		return n.Name()
 	}

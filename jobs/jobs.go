@@ -31,6 +31,9 @@ type Deps struct {
 	Sender  Sender
 	// Caller places voice check-in calls; nil until voice is configured.
 	Caller Caller
+	// RingFor is how long a check-in call rings before it counts as not
+	// answered; 0 means 20 s, before most voicemail picks up.
+	RingFor time.Duration
 	Logger *slog.Logger
 	// PublicURL is the base URL Twilio calls back (status callbacks).
 	PublicURL string
@@ -54,6 +57,13 @@ func (d *Deps) RiskRules() risk.Rules {
 }
 
 func (d *Deps) rules() risk.Rules { return d.RiskRules() }
+
+func (d *Deps) ringFor() time.Duration {
+	if d.RingFor > 0 {
+		return d.RingFor
+	}
+	return 20 * time.Second
+}
 
 func (d *Deps) now() time.Time {
 	if d.NowFunc != nil {

@@ -95,7 +95,7 @@ func (d *Deps) ReceiveReply(ctx context.Context, ins Inserter, tx pgx.Tx, sv Rep
 	if err != nil {
 		return ReplyOutcome{}, fmt.Errorf("store reply: %w", err)
 	}
-	res, err := d.understand(r.Channel, r.Body, sv.DuressEnc, sv.CodeEnc)
+	res, err := d.Understand(r.Channel, r.Body, sv.DuressEnc, sv.CodeEnc)
 	if err != nil {
 		return ReplyOutcome{}, err
 	}
@@ -153,10 +153,10 @@ func replyPriority(res reply.Result) int {
 	return 3
 }
 
-// understand reads a reply the same way wherever it is read (on arrival
+// Understand reads a reply the same way wherever it is read (on arrival
 // and in the assessment): keys on a call against the duress code; a text
 // against the duress word, and as the duress code if that is all it says.
-func (d *Deps) understand(channel, body string, duressEnc, codeEnc []byte) (reply.Result, error) {
+func (d *Deps) Understand(channel, body string, duressEnc, codeEnc []byte) (reply.Result, error) {
 	word, code := "", ""
 	var err error
 	if duressEnc != nil {

@@ -69,7 +69,7 @@ func (w *ReplyAssessWorker) Work(ctx context.Context, job *river.Job[ReplyAssess
 		if err != nil {
 			return err
 		}
-		res, err := w.Deps.understand(m.Channel, body, m.DuressEnc, m.DuressCodeEnc)
+		res, err := w.Deps.Understand(m.Channel, body, m.DuressEnc, m.DuressCodeEnc)
 		if err != nil {
 			return err
 		}

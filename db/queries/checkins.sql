@@ -55,7 +55,7 @@ WHERE id = @id;
 -- everything the sender decides on: the survivor, their contact windows
 -- and the channels they consent to right now.
 -- name: CheckinLockForSend :one
-SELECT c.id, c.state, c.channel, c.survivor_id,
+SELECT c.id, c.state, c.channel, c.survivor_id, c.kind, c.calls,
        s.status AS survivor_status, s.phone_enc, s.language, s.channels, s.timezone,
        coalesce((SELECT jsonb_agg(jsonb_build_object('days', w.days, 'start', w.start_minute, 'end', w.end_minute) ORDER BY w.position)
                  FROM contact_windows w WHERE w.survivor_id = s.id), '[]')::jsonb AS windows,
@@ -71,7 +71,8 @@ FOR UPDATE OF c;
 -- and marks the check-in 'sending', in one statement.
 -- name: CheckinStartAttempt :one
 WITH c AS (
-    UPDATE checkins SET state = 'sending', channel = @channel::text, updated_at = @now
+    UPDATE checkins SET state = 'sending', channel = @channel::text, updated_at = @now,
+        calls = calls + CASE WHEN @channel::text = 'voice' THEN 1 ELSE 0 END
     WHERE checkins.id = @checkin_id
 )
 INSERT INTO messages (direction, channel, survivor_id, checkin_id, purpose, peer_hash, peer_enc, body_enc,
@@ -134,3 +135,18 @@ WHERE id = @id AND state IN ('queued', 'sending');
 -- name: CheckinPendingAdhoc :one
 SELECT count(*) FROM checkins
 WHERE survivor_id = @survivor_id AND kind = 'adhoc' AND channel = @channel::text AND state IN ('queued', 'sending');
+
+-- CheckinCallAgain puts a voice check-in whose call nobody answered back
+-- in the queue for another call.
+-- name: CheckinCallAgain :execrows
+UPDATE checkins SET state = 'queued', updated_at = @now
+WHERE id = @id AND state = 'sent';
+
+-- CheckinRecentCallback finds a callback a survivor's missed call already
+-- asked for: still to be placed, or placed since @since.
+-- name: CheckinRecentCallback :one
+SELECT * FROM checkins
+WHERE survivor_id = @survivor_id AND kind = 'callback'
+  AND (state IN ('scheduled', 'queued', 'sending') OR sent_at >= @since::timestamptz)
+ORDER BY created_at DESC
+LIMIT 1;

@@ -6,9 +6,9 @@
 -- A key press names its call in reply_to.
 -- name: MessageReceive :one
 INSERT INTO messages (direction, channel, survivor_id, staff_id, checkin_id, reply_to, purpose, peer_hash, peer_enc, body_enc,
-                      provider, provider_sid, status, segments, encoding, created_at, updated_at)
+                      language, provider, provider_sid, status, segments, encoding, created_at, updated_at)
 VALUES ('in', @channel, @survivor_id, @staff_id, @checkin_id, @reply_to, @purpose, @peer_hash, @peer_enc, @body_enc,
-        @provider, @provider_sid, 'received', @segments, @encoding, @now, @now)
+        @language, @provider, @provider_sid, 'received', @segments, @encoding, @now, @now)
 ON CONFLICT (provider_sid) DO NOTHING
 RETURNING id;
 

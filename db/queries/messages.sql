@@ -29,3 +29,11 @@ SELECT * FROM messages WHERE provider_sid = @provider_sid::text;
 UPDATE messages SET status = @status, error_code = coalesce(sqlc.narg(error_code), error_code),
     provider_sid = coalesce(provider_sid, sqlc.narg(provider_sid)), updated_at = @now
 WHERE id = @id AND status = ANY(@from_statuses::text[]);
+
+-- MessageCallKeys counts the key presses stored for a call.
+-- name: MessageCallKeys :one
+SELECT count(*) FROM messages WHERE reply_to = @call_id::bigint AND direction = 'in';
+
+-- MessageSetAnsweredBy records who answered a call (machine detection).
+-- name: MessageSetAnsweredBy :exec
+UPDATE messages SET answered_by = @answered_by, updated_at = @now WHERE id = @id;

@@ -49,6 +49,9 @@ const (
 	// KindConsentRestored: staff gave consent back after the survivor
 	// withdrew it themselves.
 	KindConsentRestored = "consent_restored"
+	// KindContactRequested: the survivor gave a missed call, asking to be
+	// called back.
+	KindContactRequested = "contact_requested"
 )
 
 //go:embed rules.toml
@@ -64,6 +67,8 @@ type Rules struct {
 		// ConsentRestored is raised when staff give consent back after the
 		// survivor's own STOP, for a supervisor to see.
 		ConsentRestored Severity `toml:"consent_restored"`
+		// ContactRequested is raised by a missed call from the survivor.
+		ContactRequested Severity `toml:"contact_requested"`
 	} `toml:"signals"`
 	SLA    map[Severity]duration `toml:"sla"`
 	Notify struct {
@@ -117,7 +122,7 @@ func Parse(data []byte) (Rules, error) {
 	}
 	for name, sev := range map[string]Severity{
 		"danger": r.Signals.Danger, "unreachable": r.Signals.Unreachable, "invalid_number": r.Signals.InvalidNumber,
-		"consent_restored": r.Signals.ConsentRestored,
+		"consent_restored": r.Signals.ConsentRestored, "contact_requested": r.Signals.ContactRequested,
 	} {
 		if sev == None || !known(sev) {
 			return Rules{}, fmt.Errorf("risk rules: signal %q needs a severity", name)

@@ -79,6 +79,7 @@ danger = "high"
 unreachable = "medium"
 invalid_number = "medium"
 consent_restored = "low"
+contact_requested = "high"
 [sla]
 urgent = "15m"
 [notify]
