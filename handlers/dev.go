@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"net/http"
 	"time"
 
@@ -40,4 +42,89 @@ func (s *Server) devOutbox(c echo.Context) error {
 		out = append(out, OutboxJSON{SID: r.Sid, Channel: r.Channel, To: phone.Mask(to), Body: body, CreatedAt: r.CreatedAt})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"messages": out})
+}
+
+// The dev provider's phone: calls placed to /dev/outbox are answered,
+// keys pressed and missed calls given here, through the same steps as
+// Twilio's webhooks (without their signatures), and each answers with the
+// TwiML Twilio would get.
+
+// devCall finds a call the dev provider placed, by its SID in the outbox.
+func (s *Server) devCall(c echo.Context, sid string) (db.Message, error) {
+	m, err := s.queries().MessageGetBySID(c.Request().Context(), sid)
+	if err != nil || m.Channel != "voice" || m.Direction != "out" {
+		return db.Message{}, invalid("call", "no call with that SID: take one from /dev/outbox")
+	}
+	return m, nil
+}
+
+func devTwiML(c echo.Context, doc string, err error) error {
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(doc))
+}
+
+// devVoiceAnswer: {"call": SID, "answered_by": "human"} (or unknown,
+// machine_start, fax…) is the call answered.
+func (s *Server) devVoiceAnswer(c echo.Context) error {
+	var in struct {
+		Call       string `json:"call"`
+		AnsweredBy string `json:"answered_by"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	m, err := s.devCall(c, in.Call)
+	if err != nil {
+		return err
+	}
+	if in.AnsweredBy == "" {
+		in.AnsweredBy = "human"
+	}
+	doc, err := s.answerCall(c.Request().Context(), m.ID, in.Call, in.AnsweredBy)
+	return devTwiML(c, doc, err)
+}
+
+// devVoicePress: {"call": SID, "digits": "3"} are keys pressed at the
+// call's next step ("step" to choose one).
+func (s *Server) devVoicePress(c echo.Context) error {
+	var in struct {
+		Call   string `json:"call"`
+		Digits string `json:"digits"`
+		Step   int    `json:"step"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	m, err := s.devCall(c, in.Call)
+	if err != nil {
+		return err
+	}
+	if in.Step == 0 {
+		n, err := s.queries().MessageCallKeys(c.Request().Context(), m.ID)
+		if err != nil {
+			return err
+		}
+		in.Step = int(n) + 1
+	}
+	if in.Step < 1 || in.Step > maxMenuSteps {
+		return invalid("step", "must be 1 to %d", maxMenuSteps)
+	}
+	doc, err := s.pressKeys(c.Request().Context(), m.ID, in.Step, in.Call, in.Digits)
+	return devTwiML(c, doc, err)
+}
+
+// devVoiceMissed: {"from": "+91…"} rings Saathi's number.
+func (s *Server) devVoiceMissed(c echo.Context) error {
+	var in struct {
+		From string `json:"from"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	doc, err := s.incomingCall(c.Request().Context(), "CA"+hex.EncodeToString(b), in.From)
+	return devTwiML(c, doc, err)
 }

@@ -156,6 +156,11 @@ func (s *Server) Handler() *echo.Echo {
 	if s.DevProvider {
 		e.GET("/dev/outbox", s.devOutbox)
 		e.POST("/dev/inbound", s.devInbound)
+		if s.Flow != nil {
+			e.POST("/dev/voice/answer", s.devVoiceAnswer)
+			e.POST("/dev/voice/press", s.devVoicePress)
+			e.POST("/dev/voice/missed", s.devVoiceMissed)
+		}
 	}
 	return e
 }

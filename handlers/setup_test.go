@@ -20,6 +20,7 @@ import (
 	"saathi/db/dbtest"
 	"saathi/handlers"
 	"saathi/jobs"
+	"saathi/jobs/callflow"
 	"saathi/jobs/reply"
 	"saathi/jobs/telephony/twiliofake"
 	"saathi/locales"
@@ -80,9 +81,18 @@ func setup(t testing.TB) *fixture {
 		// A Wednesday, 11:00 in India: inside the usual weekday windows.
 		now: time.Date(2026, 11, 25, 11, 0, 0, 0, mustLoc(t, "Asia/Kolkata")),
 	}
+	voice, err := locales.NewVoice(catalog, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow, err := callflow.New(voice, testPublicURL+"/twilio/voice/audio")
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.server = &handlers.Server{
 		Pool: pool, River: rc, Keyring: kr, Catalog: catalog, Replies: parser, Logger: quietLogger(),
 		PublicURL: testPublicURL, DevProvider: true, TwilioAuthToken: testAuthToken,
+		Voice: voice, Flow: flow,
 		NowFunc: func() time.Time { return f.now },
 	}
 	f.echo = f.server.Handler()

@@ -19,6 +19,7 @@ import (
 	"saathi/db"
 	"saathi/handlers"
 	"saathi/jobs"
+	"saathi/jobs/callflow"
 	"saathi/jobs/reply"
 	"saathi/jobs/telephony"
 	"saathi/locales/lexicon"
@@ -77,7 +78,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	catalog, err := m.Config.Catalog()
+	catalog, voice, err := m.Config.Voice()
 	if err != nil {
 		return err
 	}
@@ -97,7 +98,7 @@ func (m *Main) Run(ctx context.Context) error {
 	case "twilio":
 		sender, err = telephony.NewTwilio(telephony.TwilioConfig{
 			AccountSID: m.Config.TwilioAccountSID, AuthToken: m.Config.TwilioAuthToken,
-			From: m.Config.TwilioFromNumber, MessagingServiceSID: m.Config.TwilioMessagingServiceSID,
+			From: m.Config.TwilioFromNumber, MessagingServiceSID: m.Config.TwilioMessagingServiceSID, VoiceFrom: m.Config.TwilioVoiceFrom,
 			BaseURL: m.Config.TwilioAPIBaseURL,
 		})
 		if err != nil {
@@ -118,6 +119,10 @@ func (m *Main) Run(ctx context.Context) error {
 	deps := &jobs.Deps{
 		Pool: m.pool, Keyring: keyring, Catalog: catalog, Replies: parser, Sender: sender,
 		Logger: m.Logger, PublicURL: m.Config.PublicURL, NowFunc: m.NowFunc, Rules: &rules, Templates: templates,
+		RingFor: m.Config.RingFor,
+	}
+	if caller, ok := sender.(jobs.Caller); ok {
+		deps.Caller = caller
 	}
 	workers := river.NewWorkers()
 	jobs.Register(workers, deps)
@@ -146,7 +151,12 @@ func (m *Main) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		flow, err := callflow.New(voice, m.Config.PublicURL+"/twilio/voice/audio")
+		if err != nil {
+			return err
+		}
 		srv := &handlers.Server{
+			Voice: voice, Flow: flow, VoiceInbound: m.Config.VoiceInbound,
 			Pool: m.pool, River: m.river, Keyring: keyring, Catalog: catalog, Replies: parser,
 			Logger: m.Logger, PublicURL: m.Config.PublicURL, DevProvider: m.Config.Provider == "dev",
 			TwilioAuthToken: m.Config.TwilioAuthToken, NowFunc: m.NowFunc, Spool: spool,

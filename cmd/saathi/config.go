@@ -54,6 +54,12 @@ type Config struct {
 	SenderName     string
 	ResponseWindow int // SAATHI_RESPONSE_WINDOW_MINUTES: no reply within this = missed
 
+	// Voice check-ins.
+	TwilioVoiceFrom string        // TWILIO_VOICE_FROM: caller ID of check-in calls (default TWILIO_FROM_NUMBER)
+	VoiceAudioDir   string        // SAATHI_VOICE_AUDIO_DIR: a deployment's own recordings (and voice.toml)
+	VoiceInbound    string        // SAATHI_VOICE_INBOUND: callback (default) or answer
+	RingFor         time.Duration // SAATHI_CALL_RING_SECONDS: how long a check-in call rings
+
 	LogFormat   string // SAATHI_LOG_FORMAT: json or text
 	LogLevel    slog.Level
 	DBMaxConns  int32         // SAATHI_DB_MAX_CONNS
@@ -85,6 +91,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		RiskRulesFile:             getenv("SAATHI_RISK_RULES"),
 		DLTTemplateIDs:            getenv("SAATHI_DLT_TEMPLATE_IDS"),
 		SenderName:                strings.TrimSpace(getenv("SAATHI_SENDER_NAME")),
+		TwilioVoiceFrom:           getenv("TWILIO_VOICE_FROM"),
+		VoiceAudioDir:             getenv("SAATHI_VOICE_AUDIO_DIR"),
+		VoiceInbound:              or(getenv("SAATHI_VOICE_INBOUND"), "callback"),
 		TrustedProxies:            getenv("SAATHI_TRUSTED_PROXIES"),
 	}
 	c.publicURLSet = getenv("SAATHI_PUBLIC_URL") != ""
@@ -120,6 +129,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.Workers = num("SAATHI_WORKERS", 50, 1, 10000)
 	c.ResponseWindow = num("SAATHI_RESPONSE_WINDOW_MINUTES", 24*60, 10, 30*24*60)
 	c.ShutdownFor = time.Duration(num("SAATHI_SHUTDOWN_TIMEOUT_SECONDS", 25, 1, 3600)) * time.Second
+	// Long enough to reach the phone, short enough to end before most
+	// voicemail picks up (machine detection hangs up on it anyway).
+	c.RingFor = time.Duration(num("SAATHI_CALL_RING_SECONDS", 20, 10, 60)) * time.Second
+	if c.VoiceInbound != "callback" && c.VoiceInbound != "answer" {
+		errs = append(errs, errors.New("SAATHI_VOICE_INBOUND must be callback (reject and call back) or answer (a toll-free number: answer with the menu)"))
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("SAATHI_LOG_LEVEL"), "info"))); err != nil {
 		errs = append(errs, errors.New("SAATHI_LOG_LEVEL must be debug, info, warn or error"))
 	}
@@ -155,7 +170,7 @@ func (c Config) Validate(needProvider bool) error {
 		if _, err := c.TrustedProxyNets(); err != nil {
 			errs = append(errs, err)
 		}
-		if _, err := c.Catalog(); err != nil {
+		if _, _, err := c.Voice(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -192,6 +207,9 @@ func (c Config) validateServe() []error {
 		}
 		if c.TwilioFromNumber == "" && c.TwilioMessagingServiceSID == "" {
 			errs = append(errs, errors.New("TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID is required"))
+		}
+		if c.TwilioVoiceFrom == "" && c.TwilioFromNumber == "" {
+			errs = append(errs, errors.New("TWILIO_VOICE_FROM is required for check-in calls when there is no TWILIO_FROM_NUMBER (calls to India must come from a non-Indian number)"))
 		}
 		if u, err := url.Parse(c.TwilioAPIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, errors.New("TWILIO_API_BASE_URL must be an absolute http(s) URL"))
@@ -373,6 +391,21 @@ func (c Config) Catalog() (*locales.Catalog, error) {
 		return nil, fmt.Errorf("SAATHI_SENDER_NAME %w", err)
 	}
 	return catalog.WithSenderName(c.SenderName)
+}
+
+// Voice loads the texts and how call prompts are spoken: a cover name
+// (SAATHI_SENDER_NAME) needs recordings that say it, for every language
+// spoken from recordings (SAATHI_VOICE_AUDIO_DIR).
+func (c Config) Voice() (*locales.Catalog, *locales.Voice, error) {
+	catalog, err := c.Catalog()
+	if err != nil {
+		return nil, nil, err
+	}
+	voice, err := locales.NewVoice(catalog, c.VoiceAudioDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("SAATHI_VOICE_AUDIO_DIR: %w", err)
+	}
+	return catalog, voice, nil
 }
 
 // Templates parses SAATHI_DLT_TEMPLATE_IDS: DLT template IDs (India) per

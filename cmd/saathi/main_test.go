@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -50,8 +52,11 @@ var tokenRE = regexp.MustCompile(`token: (sth_[A-Za-z0-9_-]+)`)
 func TestServeEndToEnd(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t, dbtest.NewURL(t))
-	// The NGO's cover name, in place of "Saathi" in every text.
+	// The NGO's cover name, in place of "Saathi" in every text; Urdu is
+	// spoken from recordings, which must say it (these stand-ins do not,
+	// but their voice.toml says so: enough for this test).
 	env["SAATHI_SENDER_NAME"] = "Asha"
+	env["SAATHI_VOICE_AUDIO_DIR"] = coverNameRecordings(t, "Asha")
 
 	code, out, errOut := runCLI(t, env, "staff", "add", "--name", "Asha", "--role", "admin")
 	if code != 0 {
@@ -272,6 +277,38 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	if _, err := LoadConfig(getenvFrom(map[string]string{"SAATHI_WORKERS": "lots"})); err == nil || !strings.Contains(err.Error(), "SAATHI_WORKERS") {
 		t.Errorf("bad SAATHI_WORKERS: %v", err)
 	}
+}
+
+// coverNameRecordings makes a recordings directory (SAATHI_VOICE_AUDIO_DIR)
+// for a cover name from the built-in Urdu stand-ins.
+func coverNameRecordings(t *testing.T, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "ur"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("../../locales/audio/ur/*.wav")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("built-in recordings: %v %v", files, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "ur", filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := os.ReadFile("../../locales/voice.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = []byte(strings.Replace(string(cfg), `name = "ساتھی"`, `name = "`+name+`"`, 1))
+	if err := os.WriteFile(filepath.Join(dir, "voice.toml"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // twilioConfigEnv is a valid twilio provider setting with the given public URL.
