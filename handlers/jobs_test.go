@@ -30,7 +30,7 @@ func (f *fixture) twilio() *twiliofake.Server {
 		f.t.Fatal(err)
 	}
 	f.deps = &jobs.Deps{
-		Pool: f.pool, Keyring: f.keyring, Catalog: f.server.Catalog, Replies: f.server.Replies, Sender: sender,
+		Pool: f.pool, Keyring: f.keyring, Catalog: f.server.Catalog, Replies: f.server.Replies, Sender: sender, Caller: sender,
 		Logger: quietLogger(), PublicURL: testPublicURL, NowFunc: func() time.Time { return f.now },
 	}
 	return f.fake
