@@ -92,7 +92,7 @@ func setup(t testing.TB) *fixture {
 	f := &fixture{
 		t: t, pool: pool, keyring: kr, fake: fake, clock: clk, driver: riverpgxv5.New(pool),
 		deps: &jobs.Deps{
-			Pool: pool, Keyring: kr, Catalog: catalog, Replies: parser, Sender: sender, Logger: quiet(),
+			Pool: pool, Keyring: kr, Catalog: catalog, Replies: parser, Sender: sender, Caller: sender, Logger: quiet(),
 			PublicURL: "https://saathi.example.org", NowFunc: clk.Now,
 		},
 	}
