@@ -1,5 +1,6 @@
-// Package telephony implements jobs.Sender: Twilio through twilio-go, and
-// the dev provider, which sends nothing and keeps an outbox in PostgreSQL.
+// Package telephony implements jobs.Sender and jobs.Caller: Twilio through
+// twilio-go, and the dev provider, which sends and calls nothing and keeps
+// an outbox in PostgreSQL.
 package telephony
 
 import (
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sort"
 	"time"
 
 	"github.com/twilio/twilio-go"
@@ -25,6 +27,11 @@ type TwilioConfig struct {
 	// From is the sending number; MessagingServiceSID is used instead when
 	// set (Twilio picks the sender, e.g. a DLT-registered one in India).
 	From, MessagingServiceSID string
+	// VoiceFrom is the caller ID of check-in calls; empty means From.
+	// Twilio places calls to India only from non-Indian numbers, so it may
+	// differ from the SMS sender. A messaging service cannot place calls:
+	// with only MessagingServiceSID set, VoiceFrom is required.
+	VoiceFrom string
 	// BaseURL replaces https://api.twilio.com for every request: a fake in
 	// tests, a staging proxy in practice.
 	BaseURL string
@@ -39,7 +46,10 @@ type Twilio struct {
 	cfg TwilioConfig
 }
 
-var _ jobs.Sender = (*Twilio)(nil)
+var (
+	_ jobs.Sender = (*Twilio)(nil)
+	_ jobs.Caller = (*Twilio)(nil)
+)
 
 // NewTwilio builds a twilio-go client whose requests go to cfg.BaseURL.
 func NewTwilio(cfg TwilioConfig) (*Twilio, error) {
@@ -104,16 +114,7 @@ func (t *Twilio) SendSMS(ctx context.Context, sms jobs.SMS) (jobs.SendResult, er
 	// templates itself); sms.TemplateID is recorded by the caller.
 	msg, err := t.api.CreateMessage(params)
 	if err != nil {
-		var te *client.TwilioRestError
-		if errors.As(err, &te) && te.Code != 0 {
-			return jobs.SendResult{}, &jobs.SendError{HTTPStatus: te.Status, Code: te.Code}
-		}
-		if te != nil {
-			// JSON that is not Twilio's error (a proxy's 502 page): the
-			// request may have reached Twilio, so the outcome is unknown.
-			return jobs.SendResult{}, &RequestError{Op: "create message", Cause: fmt.Sprintf("HTTP %d without a Twilio error code", te.Status)}
-		}
-		return jobs.SendResult{}, requestError("create message", err)
+		return jobs.SendResult{}, createError("create message", err)
 	}
 	return jobs.SendResult{SID: deref(msg.Sid), Status: deref(msg.Status)}, nil
 }
@@ -124,11 +125,7 @@ func (t *Twilio) FindSMS(ctx context.Context, to, body string, since time.Time) 
 	params := (&openapi.ListMessageParams{}).SetTo(to).SetPageSize(50).SetLimit(50)
 	msgs, err := t.api.ListMessage(params)
 	if err != nil {
-		var te *client.TwilioRestError
-		if errors.As(err, &te) {
-			return nil, &LookupError{HTTPStatus: te.Status, Code: te.Code}
-		}
-		return nil, requestError("list messages", err)
+		return nil, lookupError("message", "list messages", err)
 	}
 	var out []jobs.SendResult
 	for _, m := range msgs {
@@ -144,22 +141,174 @@ func (t *Twilio) FindSMS(ctx context.Context, to, body string, since time.Time) 
 	return out, nil
 }
 
+// Call settings. Every call uses synchronous answering-machine detection
+// ("Enable", never AsyncAmd): Twilio fetches the call's URL only once it
+// knows who answered, so Saathi's first answer can hang up on a voicemail
+// before it hears a word.
+const (
+	// DefaultRingFor is how long a call rings when jobs.Call.RingFor is
+	// zero: short enough to end before most voicemail picks up (Twilio may
+	// add about 5 s to it).
+	DefaultRingFor = 20 * time.Second
+	// DefaultTimeLimit ends a call when jobs.Call.TimeLimit is zero: a
+	// check-in takes a minute; a call left open costs money and keeps the
+	// survivor's line busy.
+	DefaultTimeLimit = 3 * time.Minute
+	// machineDetectionTimeout (seconds) bounds detection, during which the
+	// person who answered hears silence; after it Twilio reports "unknown"
+	// and Saathi asks for a key press before saying anything else. A
+	// person saying "hello" is recognised in 2 to 4 s, and a silent one is
+	// reported "unknown" after Twilio's 5 s silence timeout; Twilio's
+	// default of 30 s would leave someone talking into silence for half a
+	// minute (they hang up, or a bystander asks who it is), so 8 s gives
+	// detection room for a slow answer and keeps the silence short.
+	machineDetectionTimeout = 8
+	maxRingSeconds          = 600   // Twilio's limit
+	maxTimeLimitSeconds     = 14400 // Twilio's limit: 4 h
+)
+
+// callEvents are the status callback events every call reports: without
+// them Twilio reports only "completed", and a call that rang out would look
+// like one never placed.
+var callEvents = []string{"initiated", "ringing", "answered", "completed"}
+
+// ErrNoCallerID is PlaceCall's answer when no number is configured to call
+// from: a messaging service sends texts but cannot place calls. Nothing was
+// sent to Twilio.
+var ErrNoCallerID = errors.New("twilio place call: no caller ID configured (TWILIO_VOICE_FROM, or TWILIO_FROM_NUMBER)")
+
+// PlaceCall creates a Call with synchronous machine detection, every
+// status event and a bounded ring and call time.
+func (t *Twilio) PlaceCall(ctx context.Context, c jobs.Call) (jobs.SendResult, error) {
+	from := t.cfg.VoiceFrom
+	if from == "" {
+		from = t.cfg.From
+	}
+	if from == "" {
+		return jobs.SendResult{}, ErrNoCallerID
+	}
+	if err := checkCall(c); err != nil {
+		return jobs.SendResult{}, err
+	}
+	params := (&openapi.CreateCallParams{}).SetTo(c.To).SetFrom(from).
+		SetUrl(c.URL).SetMethod(http.MethodPost).
+		SetStatusCallback(c.StatusCallback).SetStatusCallbackMethod(http.MethodPost).
+		SetStatusCallbackEvent(callEvents).
+		SetMachineDetection("Enable").SetMachineDetectionTimeout(machineDetectionTimeout).
+		SetTimeout(seconds(c.RingFor, DefaultRingFor, maxRingSeconds)).
+		SetTimeLimit(seconds(c.TimeLimit, DefaultTimeLimit, maxTimeLimitSeconds))
+	call, err := t.api.CreateCall(params)
+	if err != nil {
+		return jobs.SendResult{}, createError("create call", err)
+	}
+	return jobs.SendResult{SID: deref(call.Sid), Status: deref(call.Status)}, nil
+}
+
+// checkCall refuses a call that would ring a survivor with nothing to say
+// (no URL) or whose outcome would never reach Saathi (no status callback).
+func checkCall(c jobs.Call) error {
+	if c.URL == "" || c.StatusCallback == "" {
+		return errors.New("place call: a call needs a URL and a status callback")
+	}
+	return nil
+}
+
+// seconds is d in whole seconds, def when d is zero, within 1..limit.
+func seconds(d, def time.Duration, limit int) int {
+	if d <= 0 {
+		d = def
+	}
+	return min(max(int(d/time.Second), 1), limit)
+}
+
+// FindCalls lists the calls to `to` created at or after since, newest
+// first. It asks twice, because Twilio's only time filter (StartTime>) is
+// on the time a call was dialled, which a queued call does not have yet:
+// Twilio queues calls beyond the account's calls per second (1 by
+// default), and a call queued when a worker crashed is exactly the one
+// reconciliation must not miss. So it lists the queued calls first, then
+// those dialled since the start of since's day (Twilio documents the
+// filter by date), and keeps those created since `since`. In that order a
+// call that leaves the queue between the two requests is in the second.
+func (t *Twilio) FindCalls(ctx context.Context, to string, since time.Time) ([]jobs.SendResult, error) {
+	queued, err := t.api.ListCall((&openapi.ListCallParams{}).SetTo(to).SetStatus("queued").SetPageSize(50).SetLimit(50))
+	if err != nil {
+		return nil, lookupError("call", "list calls", err)
+	}
+	day := since.UTC().Truncate(24 * time.Hour)
+	dialled, err := t.api.ListCall((&openapi.ListCallParams{}).SetTo(to).SetStartTimeAfter(day).SetPageSize(50).SetLimit(50))
+	if err != nil {
+		return nil, lookupError("call", "list calls", err)
+	}
+	type found struct {
+		res     jobs.SendResult
+		created time.Time
+	}
+	var calls []found
+	seen := map[string]bool{}
+	for _, c := range append(queued, dialled...) {
+		sid := deref(c.Sid)
+		if seen[sid] {
+			continue
+		}
+		seen[sid] = true
+		created, err := time.Parse(time.RFC1123Z, deref(c.DateCreated))
+		if err == nil && created.Before(since.Truncate(time.Second)) {
+			continue
+		}
+		calls = append(calls, found{jobs.SendResult{SID: sid, Status: deref(c.Status)}, created})
+	}
+	sort.SliceStable(calls, func(i, j int) bool { return calls[i].created.After(calls[j].created) })
+	out := make([]jobs.SendResult, 0, len(calls))
+	for _, c := range calls {
+		out = append(out, c.res)
+	}
+	return out, nil
+}
+
+// createError maps a failed create request (a message or a call) to what
+// the caller must do. A Twilio error with a code is a definite refusal
+// (*jobs.SendError says whether to retry); anything else may have reached
+// Twilio, so the outcome is unknown (*RequestError): JSON that is not
+// Twilio's error (a proxy's 502 page), a timeout, a broken connection.
+func createError(op string, err error) error {
+	var te *client.TwilioRestError
+	if errors.As(err, &te) && te.Code != 0 {
+		return &jobs.SendError{HTTPStatus: te.Status, Code: te.Code}
+	}
+	if te != nil {
+		return &RequestError{Op: op, Cause: fmt.Sprintf("HTTP %d without a Twilio error code", te.Status)}
+	}
+	return requestError(op, err)
+}
+
+// lookupError maps a failed lookup of messages or calls (resource).
+func lookupError(resource, op string, err error) error {
+	var te *client.TwilioRestError
+	if errors.As(err, &te) {
+		return &LookupError{Resource: resource, HTTPStatus: te.Status, Code: te.Code}
+	}
+	return requestError(op, err)
+}
+
 // Twilio's answers and twilio-go's errors quote phone numbers: an error
 // body's message ("The 'To' number +91… is not a valid phone number."), and
 // net/http's *url.Error, whose text holds the request's URL, which for a
-// lookup is …/Messages.json?To=%2B91…. These errors reach log lines and
-// river_job.errors, so only codes, statuses and redacted causes leave this
-// file.
+// lookup is …/Messages.json?To=%2B91… (or …/Calls.json?To=…). These errors
+// reach log lines and river_job.errors, so only codes, statuses and
+// redacted causes leave this file.
 
-// LookupError is Twilio's refusal of a message lookup (a rate limit, an
-// outage, bad credentials): its HTTP status and code, never its text.
+// LookupError is Twilio's refusal of a message or call lookup (a rate
+// limit, an outage, bad credentials): its HTTP status and code, never its
+// text.
 type LookupError struct {
+	Resource   string // "message", "call"
 	HTTPStatus int
 	Code       int
 }
 
 func (e *LookupError) Error() string {
-	return fmt.Sprintf("twilio refused message lookup: HTTP %d, code %d", e.HTTPStatus, e.Code)
+	return fmt.Sprintf("twilio refused %s lookup: HTTP %d, code %d", e.Resource, e.HTTPStatus, e.Code)
 }
 
 // RequestError is a request that got no usable answer: a timeout, a
@@ -170,7 +319,7 @@ func (e *LookupError) Error() string {
 // It keeps no reference to the original error, whose text holds the URL:
 // Cause is that text without URLs and with digit runs masked.
 type RequestError struct {
-	Op      string // "create message", "list messages"
+	Op      string // "create message", "list calls", ...
 	Timeout bool
 	Cause   string
 }
