@@ -70,11 +70,13 @@ Try it (the survivor's window below is open all day, every day, so the check-in 
 
   export ADMIN=%s
   curl -s -X POST %s/api/v1/survivors -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' -d '{
-    "reference": "DEMO-0001", "phone": "+919876543210", "language": "hi", "channels": ["sms"],
+    "reference": "DEMO-0001", "phone": "+919876543210", "language": "hi", "channels": ["sms", "voice"],
     "timezone": "Asia/Kolkata", "caseworker_id": "%s", "duress_word": "mango",
     "contact_windows": [{"days": ["mon","tue","wed","thu","fri","sat","sun"], "start": "00:00", "end": "24:00"}],
-    "consent": {"channels": ["sms"], "method": "verbal", "recorded_at": "2026-11-20T10:00:00+05:30"}}'
-  curl -s -X POST %s/api/v1/survivors/<id from above>/checkins -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' -d '{"channel": "sms"}'
+    "duress_code": "4821",
+    "consent": {"channels": ["sms", "voice"], "method": "verbal", "recorded_at": "2026-11-20T10:00:00+05:30"}}'
+  export SURVIVOR=<id from above>
+  curl -s -X POST %s/api/v1/survivors/$SURVIVOR/checkins -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' -d '{"channel": "sms"}'
   curl -s %s/dev/outbox
 
 Then reply as the survivor would ("3" = I need help now) and watch the alert reach the caseworker:
@@ -82,8 +84,20 @@ Then reply as the survivor would ("3" = I need help now) and watch the alert rea
   curl -s -X POST %s/dev/inbound -H 'Content-Type: application/json' -d '{"from": "+919876543210", "body": "3"}'
   curl -s %s/api/v1/alerts -H "Authorization: Bearer %s"
   curl -s %s/dev/outbox
+
+A check-in call: the call appears in the outbox (channel "call"); answer it as a person would, then press 3:
+
+  curl -s -X POST %s/api/v1/survivors/$SURVIVOR/checkins -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' -d '{"channel": "voice"}'
+  curl -s %s/dev/outbox
+  curl -s -X POST %s/dev/voice/answer -H 'Content-Type: application/json' -d '{"call": "<sid of the call>", "answered_by": "human"}'
+  curl -s -X POST %s/dev/voice/press -H 'Content-Type: application/json' -d '{"call": "<sid of the call>", "digits": "3"}'
+
+A missed call from the survivor is rejected (nobody pays) and called back once:
+
+  curl -s -X POST %s/dev/voice/missed -H 'Content-Type: application/json' -d '{"from": "+919876543210"}'
 `, staff[0].id, staff[0].token, staff[1].id, staff[1].token, staff[2].id, staff[2].token,
 		staff[0].token, cfg.PublicURL, staff[2].id, cfg.PublicURL, cfg.PublicURL,
-		cfg.PublicURL, cfg.PublicURL, staff[2].token, cfg.PublicURL)
+		cfg.PublicURL, cfg.PublicURL, staff[2].token, cfg.PublicURL,
+		cfg.PublicURL, cfg.PublicURL, cfg.PublicURL, cfg.PublicURL, cfg.PublicURL)
 	return nil
 }
