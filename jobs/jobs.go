@@ -142,13 +142,14 @@ const (
 	CodeUnroutable    = 21612 // final: the number cannot be reached by SMS
 	CodeNotMobile     = 21614 // final: the number is not a mobile number
 	CodeUnreachable   = 21214 // final: the number cannot be called
+	CodeNotCallable   = 21217 // final: the number does not look valid for a call
 )
 
 // recipientCodes are the refusals that are about the number itself: no
 // retry can help, and the caseworker must fix the number. Every other
 // refusal (credentials, account limits, outages) is retried, because it
 // affects everyone and will be fixed at the account.
-var recipientCodes = map[int]bool{CodeInvalidNumber: true, CodeUnsubscribed: true, CodeUnroutable: true, CodeNotMobile: true, CodeUnreachable: true}
+var recipientCodes = map[int]bool{CodeInvalidNumber: true, CodeUnsubscribed: true, CodeUnroutable: true, CodeNotMobile: true, CodeUnreachable: true, CodeNotCallable: true}
 
 // SendError is a provider's definite answer that it did not accept a
 // message. It holds the HTTP status and the provider's code, never the
@@ -161,7 +162,7 @@ type SendError struct {
 }
 
 func (e *SendError) Error() string {
-	return fmt.Sprintf("provider refused message: HTTP %d, code %d", e.HTTPStatus, e.Code)
+	return fmt.Sprintf("provider refused: HTTP %d, code %d", e.HTTPStatus, e.Code)
 }
 
 // Retryable reports whether trying again later can succeed: everything but
@@ -170,7 +171,7 @@ func (e *SendError) Retryable() bool { return !recipientCodes[e.Code] }
 
 // BadNumber reports whether the refusal means the number must be fixed.
 func (e *SendError) BadNumber() bool {
-	return e.Code == CodeInvalidNumber || e.Code == CodeUnroutable || e.Code == CodeNotMobile || e.Code == CodeUnreachable
+	return e.Code == CodeInvalidNumber || e.Code == CodeUnroutable || e.Code == CodeNotMobile || e.Code == CodeUnreachable || e.Code == CodeNotCallable
 }
 
 // Register adds every worker to workers.

@@ -157,11 +157,12 @@ const (
 	// machineDetectionTimeout (seconds) bounds detection, during which the
 	// person who answered hears silence; after it Twilio reports "unknown"
 	// and Saathi asks for a key press before saying anything else. A
-	// person saying "hello" is recognised in 2 to 4 s, and a silent one is
-	// reported "unknown" after Twilio's 5 s silence timeout; Twilio's
-	// default of 30 s would leave someone talking into silence for half a
-	// minute (they hang up, or a bystander asks who it is), so 8 s gives
-	// detection room for a slow answer and keeps the silence short.
+	// silent answer is already reported "unknown" after Twilio's 5 s
+	// silence timeout (MachineDetectionSilenceTimeout); a short "hello?"
+	// usually decides within a few seconds. Twilio's default of 30 s would
+	// leave someone who keeps talking in silence for half a minute (they
+	// hang up, or a bystander asks who it is), so 8 s leaves detection room
+	// beyond the silence timeout and keeps the silence short.
 	machineDetectionTimeout = 8
 	maxRingSeconds          = 600   // Twilio's limit
 	maxTimeLimitSeconds     = 14400 // Twilio's limit: 4 h
