@@ -1,6 +1,7 @@
 #!/bin/sh
-# Inbound webhook benchmark, side by side with PostgreSQL's own single-row
-# insert rate on the same server:
+# Inbound webhook benchmark (texts, and the voice answer and key-press
+# webhooks of check-in calls), side by side with PostgreSQL's own
+# single-row insert rate on the same server:
 #   sh cmd/loadgen/bench-webhook.sh [seconds] [concurrency]   (ROLE=web: no worker)
 # Saathi (web and worker in one process) runs against a fresh database with
 # the twilio provider pointed at loadgen's fake Twilio; loadgen, a second
@@ -35,7 +36,8 @@ admin=$(.data/saathi staff add --name Bench --role admin | sed -n 's/^token: //p
 cw=$(.data/saathi staff add --name Caseworker --role caseworker --phone +919000000001 | sed -n 's/.*(id \([0-9a-f-]*\)).*/\1/p')
 
 .data/loadgen -target http://127.0.0.1:18080 -admin-token "$admin" -caseworker-id "$cw" \
-	-duration "${secs}s" -concurrency "$conc" -alerts "$([ "${ROLE:-all}" = web ] && echo 0 || echo 100)" &
+	-duration "${secs}s" -concurrency "$conc" -alerts "$([ "${ROLE:-all}" = web ] && echo 0 || echo 100)" \
+	$([ "${ROLE:-all}" = web ] || echo -voice) &
 lg=$!
 sleep 1
 .data/saathi serve --role="${ROLE:-all}" &

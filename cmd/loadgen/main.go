@@ -6,7 +6,12 @@
 //  1. posts signed inbound-SMS webhooks ("1") as fast as -concurrency
 //     clients can for -duration, reporting requests/s and latency
 //     percentiles, and
-//  2. posts "3" from one survivor at a time and times how long until the
+//  2. with -voice, asks a check-in call to every survivor and, once the
+//     fake Twilio has them, posts signed answer and key-press webhooks
+//     (/twilio/voice/answer, then /twilio/voice/gather with "1") as fast as
+//     -concurrency clients can, each call and step once, reporting both
+//     steps' rate and latency, and
+//  3. posts "3" from one survivor at a time and times how long until the
 //     caseworker's alert text reaches the fake Twilio.
 //
 // cmd/loadgen/bench-webhook.sh runs it against a fresh database next to
@@ -39,6 +44,7 @@ type options struct {
 	adminToken, caseworkerID, caseworkerTel string
 	survivors, concurrency, alerts          int
 	duration                                time.Duration
+	voice                                   bool
 }
 
 func main() {
@@ -54,6 +60,7 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 16, "concurrent webhook clients")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "length of the load phase")
 	flag.IntVar(&o.alerts, "alerts", 100, "'3' replies to time to the caseworker's alert text")
+	flag.BoolVar(&o.voice, "voice", false, "also load the voice webhooks (answer and key press) of one check-in call per survivor")
 	flag.Parse()
 	if o.publicURL == "" {
 		o.publicURL = o.target
@@ -93,6 +100,13 @@ func run(o options) error {
 				}
 			}
 		}
+	}
+	var callMu sync.Mutex
+	var calls []twiliofake.Call
+	fake.OnCall = func(c twiliofake.Call) {
+		callMu.Lock()
+		defer callMu.Unlock()
+		calls = append(calls, c)
 	}
 	fmt.Printf("fake Twilio on http://%s\n", o.fakeAddr)
 
@@ -143,6 +157,14 @@ func run(o options) error {
 		sent.Load(), elapsed.Seconds(), float64(sent.Load())/elapsed.Seconds(), failed.Load(),
 		pct(lats, 50), pct(lats, 90), pct(lats, 99), lats[len(lats)-1], o.concurrency)
 
+	if o.voice {
+		callMu.Lock()
+		placed := slices.Clone(calls)
+		callMu.Unlock()
+		if err := loadVoice(client, o, placed); err != nil {
+			return err
+		}
+	}
 	if o.alerts == 0 {
 		return nil
 	}
@@ -209,9 +231,9 @@ func enrol(c *http.Client, o options) (phones, refs []string, err error) {
 		ref := fmt.Sprintf("LOAD-%05d", i)
 		body, _ := json.Marshal(map[string]any{
 			"reference": ref, "phone": phone, "language": []string{"en", "hi", "pa", "gu", "ur"}[i%5],
-			"channels": []string{"sms"}, "timezone": "Asia/Kolkata", "caseworker_id": o.caseworkerID,
+			"channels": []string{"sms", "voice"}, "timezone": "Asia/Kolkata", "caseworker_id": o.caseworkerID,
 			"contact_windows": []map[string]any{{"days": all, "start": "00:00", "end": "24:00"}},
-			"consent":         map[string]any{"channels": []string{"sms"}, "method": "verbal", "recorded_at": time.Now().Add(-time.Hour).Format(time.RFC3339)},
+			"consent":         map[string]any{"channels": []string{"sms", "voice"}, "method": "verbal", "recorded_at": time.Now().Add(-time.Hour).Format(time.RFC3339)},
 			"cadence":         map[string]any{"phases": []map[string]any{{"every_days": 30, "times": 1}}},
 		})
 		req, _ := http.NewRequest(http.MethodPost, o.target+"/api/v1/survivors", bytes.NewReader(body))
@@ -226,19 +248,108 @@ func enrol(c *http.Client, o options) (phones, refs []string, err error) {
 		if resp.StatusCode != http.StatusCreated {
 			return nil, nil, fmt.Errorf("enrol %s: %d %s", ref, resp.StatusCode, b)
 		}
-		phones, refs = append(phones, phone), append(refs, ref)
+		// Alert texts name the case by its code, never the reference.
+		var sv struct {
+			ID       string `json:"id"`
+			CaseCode string `json:"case_code"`
+		}
+		if err := json.Unmarshal(b, &sv); err != nil || sv.CaseCode == "" {
+			return nil, nil, fmt.Errorf("enrol %s: no case code in %s", ref, b)
+		}
+		if o.voice {
+			if err := askCall(c, o, sv.ID); err != nil {
+				return nil, nil, err
+			}
+		}
+		phones, refs = append(phones, phone), append(refs, sv.CaseCode)
 	}
 	return phones, refs, nil
 }
 
-var sidCounter atomic.Int64
+// askCall asks for an ad-hoc check-in call to a survivor.
+func askCall(c *http.Client, o options, id string) error {
+	req, _ := http.NewRequest(http.MethodPost, o.target+"/api/v1/survivors/"+id+"/checkins", strings.NewReader(`{"channel": "voice"}`))
+	req.Header.Set("Authorization", "Bearer "+o.adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("ask a call: %d %s", resp.StatusCode, b)
+	}
+	return nil
+}
 
-func postSMS(c *http.Client, o options, from, body string) (int, error) {
-	sid := fmt.Sprintf("SM%032x", uint64(time.Now().UnixNano())^uint64(sidCounter.Add(1))<<20)
-	form := url.Values{"MessageSid": {sid}, "AccountSid": {twiliofake.AccountSID}, "From": {from}, "To": {"+15005550006"}, "Body": {body}}
-	req, _ := http.NewRequest(http.MethodPost, o.target+"/twilio/sms", strings.NewReader(form.Encode()))
+// loadVoice plays the survivors' phones: each call is answered by a
+// person (the call's URL, AnsweredBy=human) and "1" pressed at each of the
+// menu's steps, every (call, step) once, from -concurrency clients.
+func loadVoice(c *http.Client, o options, calls []twiliofake.Call) error {
+	if len(calls) == 0 {
+		return errors.New("voice: the fake Twilio has no calls (is the worker running?)")
+	}
+	const steps = 4
+	var next atomic.Int64
+	var failed atomic.Int64
+	var mu sync.Mutex
+	var answers, presses []time.Duration
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(o.duration)
+	start := time.Now()
+	for range o.concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var a, p []time.Duration
+			for time.Now().Before(deadline) {
+				i := int(next.Add(1) - 1)
+				if i >= len(calls)*steps {
+					break
+				}
+				call, step := calls[i%len(calls)], i/len(calls)+1
+				u, err := url.Parse(call.URL)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				t0 := time.Now()
+				code, err := postSigned(c, o, u.RequestURI(), url.Values{"CallSid": {call.SID}, "AnsweredBy": {"human"}, "CallStatus": {"in-progress"}})
+				a = append(a, time.Since(t0))
+				if err != nil || code != http.StatusOK {
+					failed.Add(1)
+				}
+				gather := strings.Replace(u.RequestURI(), "/answer?", "/gather?", 1) + fmt.Sprintf("&step=%d", step)
+				t0 = time.Now()
+				code, err = postSigned(c, o, gather, url.Values{"CallSid": {call.SID}, "Digits": {"1"}})
+				p = append(p, time.Since(t0))
+				if err != nil || code != http.StatusOK {
+					failed.Add(1)
+				}
+			}
+			mu.Lock()
+			answers, presses = append(answers, a...), append(presses, p...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(answers)
+	slices.Sort(presses)
+	n := len(answers) + len(presses)
+	fmt.Printf("voice: %d requests in %.1fs = %.0f req/s, %d failed (%d calls, concurrency %d)\n", n, elapsed.Seconds(), float64(n)/elapsed.Seconds(), failed.Load(), len(calls), o.concurrency)
+	fmt.Printf("voice answer: p50 %s p99 %s max %s; key press: p50 %s p99 %s max %s\n",
+		pct(answers, 50), pct(answers, 99), answers[len(answers)-1], pct(presses, 50), pct(presses, 99), presses[len(presses)-1])
+	return nil
+}
+
+// postSigned posts a form signed as Twilio signs it.
+func postSigned(c *http.Client, o options, path string, form url.Values) (int, error) {
+	form.Set("AccountSid", twiliofake.AccountSID)
+	req, _ := http.NewRequest(http.MethodPost, o.target+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", twiliofake.Signature(o.authToken, o.publicURL+"/twilio/sms", form))
+	req.Header.Set("X-Twilio-Signature", twiliofake.Signature(o.authToken, o.publicURL+path, form))
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, err
@@ -246,4 +357,11 @@ func postSMS(c *http.Client, o options, from, body string) (int, error) {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+var sidCounter atomic.Int64
+
+func postSMS(c *http.Client, o options, from, body string) (int, error) {
+	sid := fmt.Sprintf("SM%032x", uint64(time.Now().UnixNano())^uint64(sidCounter.Add(1))<<20)
+	return postSigned(c, o, "/twilio/sms", url.Values{"MessageSid": {sid}, "From": {from}, "To": {"+15005550006"}, "Body": {body}})
 }

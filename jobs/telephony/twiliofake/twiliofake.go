@@ -110,6 +110,9 @@ type Server struct {
 	// OnMessage, when set, is called for every accepted message (a load
 	// generator times deliveries with it). Set it before use.
 	OnMessage func(Message)
+	// OnCall, when set, is called for every accepted call (a load
+	// generator answers them). Set it before use.
+	OnCall func(Call)
 	// Discard keeps no messages or calls in memory (long load runs).
 	Discard bool
 	// NowFunc, when set, is the fake's clock for the times it records
@@ -606,6 +609,9 @@ func (s *Server) createCall(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) storeCall(c Call) {
+	if s.OnCall != nil {
+		s.OnCall(c)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.Discard {
