@@ -105,16 +105,19 @@ func twimlReply(c echo.Context, text string) error {
 	return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(xml))
 }
 
+func (s *Server) receiveTimeout() time.Duration {
+	if s.ReceiveTimeout > 0 {
+		return s.ReceiveTimeout
+	}
+	return receiveTimeout
+}
+
 // ReceiveSMS stores an inbound text once, acts on what must happen at once
 // (opt-out and opt-in, a caseworker's ACK), inserts the assessment job, and
 // returns the text to answer with ("" for none). A duplicate delivery of
 // the same message changes nothing and is not answered again.
 func (s *Server) ReceiveSMS(ctx context.Context, in InboundSMS) (string, error) {
-	timeout := s.ReceiveTimeout
-	if timeout <= 0 {
-		timeout = receiveTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.receiveTimeout())
 	defer cancel()
 	from, err := phone.Normalize(in.From)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -323,8 +324,7 @@ func (s *Server) ReplaySpool(ctx context.Context) (int, error) {
 	var outage error
 	done := 0
 	for i, l := range pending {
-		p := l.req.Params
-		_, err := s.ReceiveSMS(ctx, InboundSMS{SID: p["MessageSid"], From: p["From"], Body: p["Body"], ReceivedAt: l.req.ReceivedAt, Spooled: true})
+		err := s.replayLine(ctx, l.req)
 		if err == nil {
 			done++
 			continue
@@ -347,6 +347,20 @@ func (s *Server) ReplaySpool(ctx context.Context) (int, error) {
 		return done, errors.Join(outage, err)
 	}
 	return done, outage
+}
+
+// replayLine stores one spooled request: keys pressed on a call, or a
+// text.
+func (s *Server) replayLine(ctx context.Context, r SpooledRequest) error {
+	// The public URL may carry a path of its own (behind a proxy).
+	if u, err := url.Parse(r.URL); err == nil && strings.HasSuffix(u.Path, "/twilio/voice/gather") {
+		ctx, cancel := context.WithTimeout(ctx, s.receiveTimeout())
+		defer cancel()
+		return s.replayKeys(ctx, r)
+	}
+	p := r.Params
+	_, err := s.ReceiveSMS(ctx, InboundSMS{SID: p["MessageSid"], From: p["From"], Body: p["Body"], ReceivedAt: r.ReceivedAt, Spooled: true})
+	return err
 }
 
 // open decodes, opens and checks one line. A line that does not open (its

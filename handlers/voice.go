@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -100,10 +101,12 @@ func (s *Server) voiceURL(step string, m int64, query ...string) string {
 	return u
 }
 
-// next is where the question at step goes: the keys, or silence.
-func (s *Server) next(m int64, step int) callflow.Next {
+// next is where the question at step goes: the keys, or silence. The
+// language rides along in the (signed) URL, so keys pressed while the
+// database is down are still answered in it.
+func (s *Server) next(m int64, step int, lang string) callflow.Next {
 	st := strconv.Itoa(step)
-	return callflow.Next{Action: s.voiceURL("gather", m, "step", st), NoInput: s.voiceURL("noinput", m, "step", st)}
+	return callflow.Next{Action: s.voiceURL("gather", m, "step", st, "l", lang), NoInput: s.voiceURL("noinput", m, "step", st)}
 }
 
 // twimlVoice answers a voice webhook. Every failure becomes a hang-up:
@@ -149,7 +152,7 @@ func (s *Server) answerCall(ctx context.Context, id int64, callSID, answeredBy s
 	case answeredBy == "unknown":
 		return s.Flow.Gate(call.lang, s.voiceURL("gate", call.msg.ID))
 	}
-	return s.Flow.Menu(call.lang, s.next(call.msg.ID, 1))
+	return s.Flow.Menu(call.lang, s.next(call.msg.ID, 1, call.lang))
 }
 
 // voiceGate: whoever answered pressed a key, so a person is there.
@@ -162,7 +165,7 @@ func (s *Server) voiceGate(c echo.Context) error {
 	if err != nil {
 		return s.twimlVoice(c, "", err)
 	}
-	doc, err := s.Flow.Menu(call.lang, s.next(call.msg.ID, 1))
+	doc, err := s.Flow.Menu(call.lang, s.next(call.msg.ID, 1, call.lang))
 	return s.twimlVoice(c, doc, err)
 }
 
@@ -172,8 +175,38 @@ func (s *Server) voiceGather(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	doc, err := s.pressKeys(c.Request().Context(), callParam(c), stepParam(c), params["CallSid"], params["Digits"])
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.receiveTimeout())
+	defer cancel()
+	doc, err := s.pressKeys(ctx, callParam(c), stepParam(c), params["CallSid"], params["Digits"])
+	if err != nil && !errors.Is(err, errNotFound) && s.Spool != nil {
+		// The database is down or hung: the keys must not be lost (a "3"
+		// above all). They wait in the spool, like a text, and are
+		// answered now from the keys alone, in the call's language.
+		req := c.Request()
+		if spErr := s.Spool.Append(SpooledRequest{
+			URL: s.PublicURL + req.URL.RequestURI(), Params: params,
+			Signature: req.Header.Get("X-Twilio-Signature"), ReceivedAt: s.now(),
+		}); spErr != nil {
+			s.Logger.Error("keys pressed could not be stored or spooled", "err", err, "spool_err", spErr)
+		} else {
+			s.Logger.Warn("keys pressed spooled: database unavailable", "err", err)
+			doc, err = s.Flow.Answer(c.QueryParam("l"), answerToKeys(params["Digits"]))
+		}
+	}
 	return s.twimlVoice(c, doc, err)
+}
+
+// answerToKeys is the answer to keys without the database: what 1, 2 or 3
+// mean needs nothing stored, and anything longer (the duress code, say) gets
+// what 1 gets, exactly as it would with the database.
+func answerToKeys(digits string) string {
+	switch strings.Trim(strings.TrimSpace(digits), "#*") {
+	case "2":
+		return locales.VoiceCallMe
+	case "3":
+		return locales.VoiceHelpNow
+	}
+	return locales.VoiceThanks
 }
 
 // pressKeys handles keys pressed at ?step=: 1, 2, 3 or the duress code
@@ -193,10 +226,20 @@ func (s *Server) pressKeys(ctx context.Context, id int64, step int, callSID, dig
 		if step >= maxMenuSteps {
 			return s.Flow.Goodbye(call.lang)
 		}
-		return s.Flow.Repeat(call.lang, s.next(call.msg.ID, step+1))
+		return s.Flow.Repeat(call.lang, s.next(call.msg.ID, step+1, call.lang))
 	}
+	answer, err := s.storeKeys(ctx, call, step, callSID, keys, s.now())
+	if err != nil {
+		return "", err
+	}
+	return s.Flow.Answer(call.lang, answer)
+}
+
+// storeKeys takes keys pressed at a step of a call through the one reply
+// path and returns the prompt that answers them.
+func (s *Server) storeKeys(ctx context.Context, call voiceCall, step int, callSID, keys string, at time.Time) (string, error) {
 	var answer string
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
 		sv, err := q.SurvivorGet(ctx, *call.msg.SurvivorID)
 		if err != nil {
@@ -215,7 +258,7 @@ func (s *Server) pressKeys(ctx context.Context, id int64, step int, callSID, dig
 			ID: sv.ID, Language: sv.Language, Channels: sv.Channels, DuressEnc: sv.DuressEnc, CodeEnc: sv.DuressCodeEnc,
 		}, jobs.Reply{
 			Channel: "voice", SID: callSID + "/" + strconv.Itoa(step), From: from, Body: keys,
-			ReceivedAt: s.now(), Call: &call.msg, Answers: callflow.Answers(),
+			ReceivedAt: at, Call: &call.msg, Answers: callflow.Answers(),
 		})
 		if err != nil {
 			return err
@@ -239,7 +282,33 @@ func (s *Server) pressKeys(ctx context.Context, id int64, step int, callSID, dig
 		// and answered like "1", so nothing sounds different.
 		answer = locales.VoiceThanks
 	}
-	return s.Flow.Answer(call.lang, answer)
+	return answer, nil
+}
+
+// replayKeys stores keys pressed while the database was down, from the
+// spool (the call was answered at the time).
+func (s *Server) replayKeys(ctx context.Context, r SpooledRequest) error {
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return fmt.Errorf("spooled keys: %w", err)
+	}
+	q := u.Query()
+	id, _ := strconv.ParseInt(q.Get("m"), 10, 64)
+	step, _ := strconv.Atoi(q.Get("step"))
+	keys := strings.Trim(strings.TrimSpace(r.Params["Digits"]), "#*")
+	if step < 1 || step > maxMenuSteps || keys == "" || keys == "9" || (len(keys) == 1 && !strings.Contains("123", keys)) {
+		return nil // nothing to keep: a repeat
+	}
+	call, err := s.callFor(ctx, id, r.Params["CallSid"])
+	if errors.Is(err, errNotFound) || errors.Is(err, db.ErrNotFound) {
+		s.Logger.Error("spooled keys for an unknown call dropped", "call", id)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = s.storeKeys(ctx, call, step, r.Params["CallSid"], keys, r.ReceivedAt)
+	return err
 }
 
 // voiceNoInput: no key after the question. The first time it is asked
@@ -260,7 +329,7 @@ func (s *Server) voiceNoInput(c echo.Context) error {
 	}
 	var doc string
 	if c.QueryParam("again") == "" && step < maxMenuSteps {
-		next := s.next(call.msg.ID, step+1)
+		next := s.next(call.msg.ID, step+1, call.lang)
 		next.NoInput += "&again=1"
 		doc, err = s.Flow.NoInput(call.lang, next)
 	} else {
@@ -378,7 +447,7 @@ func (s *Server) incomingCall(ctx context.Context, callSID, fromRaw string) (str
 			return err
 		}
 		if s.VoiceInbound == VoiceInboundAnswer {
-			doc, err = s.Flow.Menu(sv.Language, s.next(id, 1))
+			doc, err = s.Flow.Menu(sv.Language, s.next(id, 1, sv.Language))
 			return err
 		}
 		_, err = jobs.RequestCallback(ctx, s.jobDeps(), s.River, tx, sv.ID, now)

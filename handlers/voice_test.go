@@ -342,3 +342,32 @@ func TestMissedCallCallsBack(t *testing.T) {
 		t.Errorf("unmatched calls kept: %d, want 4", n)
 	}
 }
+
+// TestVoiceKeysSpooledWhenDatabaseDown: a "3" pressed while the database
+// is down is answered in the call's language from the keys alone, kept in
+// the spool, and raises its urgent alert once the database is back.
+func TestVoiceKeysSpooledWhenDatabaseDown(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	call, sv := f.placeCall("+919876543210", nil)
+	menu := call.answer("human")
+	f.useSpool()
+	restore := f.databaseDown()
+	answer := call.press(menu, "3")
+	if answer.Hangup == nil || len(answer.Says) != 1 || answer.Says[0].Text != f.text("hi", locales.VoiceHelpNow) || answer.Says[0].Language != "hi-IN" {
+		t.Fatalf("keys pressed with the database down: %s", call.raw)
+	}
+	restore()
+	if n, err := f.server.ReplaySpool(context.Background()); n != 1 || err != nil {
+		t.Fatalf("replay: %d %v", n, err)
+	}
+	// Twilio's retry of the same Gather after all: deduplicated.
+	call.press(menu, "3")
+	f.workJobs()
+	if n := f.count("SELECT count(*) FROM messages WHERE survivor_id = $1 AND direction = 'in' AND channel = 'voice'", sv); n != 1 {
+		t.Errorf("key presses stored: %d, want 1", n)
+	}
+	if n := f.count("SELECT count(*) FROM alerts WHERE survivor_id = $1 AND severity = 'urgent' AND kind = 'help_now'", sv); n != 1 {
+		t.Errorf("urgent alerts: %d, want 1", n)
+	}
+}
