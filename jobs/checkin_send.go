@@ -248,7 +248,7 @@ func (w *CheckinSendWorker) planCall(ctx context.Context, q *db.Queries, ci db.C
 	return sendPlan{attempt: &db.Message{ID: msgID, SurvivorID: &ci.SurvivorID}, call: &Call{
 		To: to, URL: w.Deps.PublicURL + "/twilio/voice/answer?m=" + m,
 		StatusCallback: w.Deps.PublicURL + "/twilio/voice/status?m=" + m,
-		RingFor: w.Deps.ringFor(), TimeLimit: callTimeLimit,
+		RingFor:        w.Deps.ringFor(), TimeLimit: callTimeLimit,
 	}}, nil
 }
 

@@ -34,7 +34,7 @@ type Deps struct {
 	// RingFor is how long a check-in call rings before it counts as not
 	// answered; 0 means 20 s, before most voicemail picks up.
 	RingFor time.Duration
-	Logger *slog.Logger
+	Logger  *slog.Logger
 	// PublicURL is the base URL Twilio calls back (status callbacks).
 	PublicURL string
 	// Templates holds optional DLT template IDs per message ID (India).
