@@ -222,7 +222,7 @@ func (s *Server) pressKeys(ctx context.Context, id int64, step int, callSID, dig
 		return "", errNotFound
 	}
 	keys := strings.Trim(strings.TrimSpace(digits), "#*")
-	if keys == "" || keys == "9" || (len(keys) == 1 && !strings.Contains("123", keys)) {
+	if asksAgain(keys) {
 		if step >= maxMenuSteps {
 			return s.Flow.Goodbye(call.lang)
 		}
@@ -233,6 +233,12 @@ func (s *Server) pressKeys(ctx context.Context, id int64, step int, callSID, dig
 		return "", err
 	}
 	return s.Flow.Answer(call.lang, answer)
+}
+
+// asksAgain reports whether keys ask for the question again rather than
+// answer it: 9, nothing, or one key that means nothing.
+func asksAgain(keys string) bool {
+	return keys == "" || keys == "9" || (len(keys) == 1 && !strings.Contains("123", keys))
 }
 
 // storeKeys takes keys pressed at a step of a call through the one reply
@@ -296,7 +302,7 @@ func (s *Server) replayKeys(ctx context.Context, r SpooledRequest) error {
 	id, _ := strconv.ParseInt(q.Get("m"), 10, 64)
 	step, _ := strconv.Atoi(q.Get("step"))
 	keys := strings.Trim(strings.TrimSpace(r.Params["Digits"]), "#*")
-	if step < 1 || step > maxMenuSteps || keys == "" || keys == "9" || (len(keys) == 1 && !strings.Contains("123", keys)) {
+	if step < 1 || step > maxMenuSteps || asksAgain(keys) {
 		return nil // nothing to keep: a repeat
 	}
 	call, err := s.callFor(ctx, id, r.Params["CallSid"])

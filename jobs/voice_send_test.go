@@ -81,7 +81,6 @@ func TestCallInvalidNumberIsFinal(t *testing.T) {
 func TestCallWorkerKilledMidBatch(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	f.deps.NowFunc = nil
 	const n = 120
 	ids := f.queueCheckins(n)
 	if _, err := f.pool.Exec(context.Background(), "UPDATE checkins SET channel = 'voice' WHERE id = ANY($1)", ids); err != nil {
@@ -90,29 +89,7 @@ func TestCallWorkerKilledMidBatch(t *testing.T) {
 	if _, err := f.pool.Exec(context.Background(), "UPDATE survivors SET channels = '{voice}'; UPDATE consent_records SET channels = '{voice}'"); err != nil {
 		t.Fatal(err)
 	}
-	slow := make([]twiliofake.Fault, n)
-	for i := range slow {
-		slow[i] = twiliofake.Fault{Delay: 30 * time.Millisecond}
-	}
-	f.fake.Script(slow...)
-
-	a := f.startClient(f.deps, nil)
-	for len(f.fake.Calls()) < n/3 {
-		time.Sleep(10 * time.Millisecond)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	_ = a.StopAndCancel(ctx)
-	cancel()
-	inFlight := f.count("SELECT count(*) FROM messages WHERE status = 'attempting'")
-
-	restarted := *f.deps
-	restarted.NowFunc = func() time.Time { return time.Now().Add(5 * time.Minute) }
-	b := f.startClient(&restarted, func(c *river.Config) {
-		c.JobTimeout = 2 * time.Second
-		c.RescueStuckJobsAfter = 3 * time.Second
-	})
-	defer b.Stop(context.Background())
-	f.waitAllSent(n, 90*time.Second)
+	_, inFlight := f.killMidBatch(n, func() int { return len(f.fake.Calls()) })
 	perNumber := map[string]int{}
 	for _, c := range f.fake.Calls() {
 		perNumber[c.To]++

@@ -147,9 +147,21 @@ func TestTwoWorkerProcesses(t *testing.T) {
 func TestWorkerKilledMidBatch(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	f.deps.NowFunc = nil
 	const n = 200
 	f.queueCheckins(n)
+	killedAt, inFlight := f.killMidBatch(n, func() int { return len(f.fake.Messages()) })
+	f.requireEachOnce(n)
+	t.Logf("killed after %d of %d messages, %d sends in flight", killedAt, n, inFlight)
+}
+
+// killMidBatch works the queued check-ins with a worker that is stopped
+// hard once a third of them reached the (slow) fake Twilio, then with a
+// fresh worker whose clock is past the reconcile grace, until all n are
+// sent. placed counts what Twilio has received. It returns that count at
+// the kill and the sends then in flight.
+func (f *fixture) killMidBatch(n int, placed func() int) (killedAt, inFlight int) {
+	f.t.Helper()
+	f.deps.NowFunc = nil
 	// Twilio is slow: each answer takes 30 ms, so the kill lands mid-call.
 	slow := make([]twiliofake.Fault, n)
 	for i := range slow {
@@ -158,18 +170,18 @@ func TestWorkerKilledMidBatch(t *testing.T) {
 	f.fake.Script(slow...)
 
 	a := f.startClient(f.deps, nil)
-	for len(f.fake.Messages()) < n/3 {
+	for placed() < n/3 {
 		time.Sleep(10 * time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	_ = a.StopAndCancel(ctx)
 	cancel()
-	killedAt := len(f.fake.Messages())
+	killedAt = placed()
 	// Sends cut off mid-call leave attempts whose outcome is unknown: the
-	// case that must not turn into a second message.
-	inFlight := f.count("SELECT count(*) FROM messages WHERE status = 'attempting'")
+	// case that must not turn into a second message or call.
+	inFlight = f.count("SELECT count(*) FROM messages WHERE status = 'attempting'")
 	if inFlight == 0 {
-		t.Error("the kill caught no send in flight; the test proves less than it should")
+		f.t.Error("the kill caught no send in flight; the test proves less than it should")
 	}
 
 	// The restarted process's clock is past the reconcile grace period of
@@ -183,6 +195,5 @@ func TestWorkerKilledMidBatch(t *testing.T) {
 	})
 	defer b.Stop(context.Background())
 	f.waitAllSent(n, 90*time.Second)
-	f.requireEachOnce(n)
-	t.Logf("killed after %d of %d messages, %d sends in flight", killedAt, n, inFlight)
+	return killedAt, inFlight
 }
