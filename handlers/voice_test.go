@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"saathi/handlers"
 	"saathi/jobs/telephony/twiliofake"
 	"saathi/locales"
 )
@@ -369,5 +370,35 @@ func TestVoiceKeysSpooledWhenDatabaseDown(t *testing.T) {
 	}
 	if n := f.count("SELECT count(*) FROM alerts WHERE survivor_id = $1 AND severity = 'urgent' AND kind = 'help_now'", sv); n != 1 {
 		t.Errorf("urgent alerts: %d, want 1", n)
+	}
+}
+
+// TestInboundCallAnswered: with SAATHI_VOICE_INBOUND=answer (a toll-free
+// number), a known survivor's call is answered with the menu at once, and
+// their key press raises the alert like any other; strangers are still
+// rejected.
+func TestInboundCallAnswered(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	fake := f.twilio()
+	f.server.VoiceInbound = handlers.VoiceInboundAnswer
+	f.echo = f.server.Handler()
+	sv := f.enrol("+919876543210")
+	call := &voiceCall{f: f, fake: fake, sid: "CA" + newSID()[2:]}
+	menu := call.post("/twilio/voice/incoming", url.Values{"From": {"+919876543210"}, "To": {"+18005550100"}, "CallStatus": {"ringing"}})
+	if menu.Reject != nil || menu.Gather == nil || menu.Gather.Says[0].Language != "hi-IN" {
+		t.Fatalf("a survivor's call to a toll-free number: %s", call.raw)
+	}
+	call.press(menu, "3")
+	f.workJobs()
+	if n := f.count("SELECT count(*) FROM alerts WHERE survivor_id = $1 AND kind = 'help_now'", sv); n != 1 {
+		t.Errorf("help_now alerts: %d, want 1", n)
+	}
+	if n := f.count("SELECT count(*) FROM checkins WHERE kind = 'callback'"); n != 0 {
+		t.Error("an answered call scheduled a callback")
+	}
+	stranger := &voiceCall{f: f, fake: fake, sid: "CA" + newSID()[2:]}
+	if doc := stranger.post("/twilio/voice/incoming", url.Values{"From": {"+919811111111"}}); doc.Reject == nil || doc.Gather != nil {
+		t.Errorf("a stranger's call: %s", stranger.raw)
 	}
 }
