@@ -18,7 +18,6 @@ import (
 	"saathi/db"
 	"saathi/db/crypt"
 	"saathi/jobs"
-	"saathi/jobs/reply"
 )
 
 // AlertJSON is an alert as staff see it.
@@ -191,11 +190,11 @@ func (s *Server) alertGet(c echo.Context) error {
 			if err != nil {
 				return err
 			}
-			duress, err := s.duressWord(sv)
+			redact, err := s.duressRedactor(sv)
 			if err != nil {
 				return err
 			}
-			ev.Reply = reply.RedactDuress(ev.Reply, duress)
+			ev.Reply = redact(ev.Reply)
 		}
 		out.Evidence = ev
 	}

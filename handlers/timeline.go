@@ -15,16 +15,33 @@ import (
 	"saathi/jobs/reply"
 )
 
-// duressWord opens a survivor's duress word ("" for none), so message
-// bodies shown to staff can carry reply.DuressMarker in its place: staff
-// see that the word was used, not the word (a screen can be overlooked,
-// and a caseworker who knows it could give it away).
-func (s *Server) duressWord(sv db.Survivor) (string, error) {
-	if sv.DuressEnc == nil {
-		return "", nil
+// duressRedactor opens a survivor's duress word and code, so message
+// bodies shown to staff carry reply.DuressMarker (or "[duress code]") in
+// their place: staff see that it was used, not what it is (a screen can be
+// overlooked, and a caseworker who knows it could give it away).
+func (s *Server) duressRedactor(sv db.Survivor) (func(string) string, error) {
+	var word, code string
+	var err error
+	if sv.DuressEnc != nil {
+		if word, err = s.Keyring.OpenString(crypt.SurvivorDuress, sv.DuressEnc); err != nil {
+			return nil, err
+		}
 	}
-	return s.Keyring.OpenString(crypt.SurvivorDuress, sv.DuressEnc)
+	if sv.DuressCodeEnc != nil {
+		if code, err = s.Keyring.OpenString(crypt.SurvivorDuressCode, sv.DuressCodeEnc); err != nil {
+			return nil, err
+		}
+	}
+	return func(body string) string {
+		if reply.IsDuressCode(body, code) {
+			return duressCodeMarker
+		}
+		return reply.RedactDuress(body, word)
+	}, nil
 }
+
+// duressCodeMarker is what staff see in place of a duress code.
+const duressCodeMarker = "[duress code]"
 
 // TimelineEntry is one event in a survivor's history.
 type TimelineEntry struct {
@@ -64,7 +81,7 @@ func (s *Server) timeline(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	duress, err := s.duressWord(sv)
+	redact, err := s.duressRedactor(sv)
 	if err != nil {
 		return err
 	}
@@ -78,7 +95,7 @@ func (s *Server) timeline(c echo.Context) error {
 			if err != nil {
 				return err
 			}
-			d["body"] = reply.RedactDuress(body, duress)
+			d["body"] = redact(body)
 		}
 		add(m.CreatedAt, "message", d)
 	}

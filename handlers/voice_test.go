@@ -402,3 +402,25 @@ func TestInboundCallAnswered(t *testing.T) {
 		t.Errorf("a stranger's call: %s", stranger.raw)
 	}
 }
+
+// TestStaffSeeDuressCodeMarker: staff reading the alert or the timeline
+// see "[duress code]" where the survivor typed their code, never the code.
+func TestStaffSeeDuressCodeMarker(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	call, sv := f.placeCall("+919876543210", map[string]any{"duress_code": "4821"})
+	call.press(call.answer("human"), "4821#")
+	f.workJobs()
+	var id string
+	if err := f.pool.QueryRow(context.Background(), "SELECT id FROM alerts WHERE kind = 'duress'").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	r := f.do(http.MethodGet, "/api/v1/alerts/"+id, f.caseworker.Token, nil)
+	if ev := r.json(t)["evidence"].(map[string]any); ev["reply"] != "[duress code]" || strings.Contains(string(r.Body), "4821") {
+		t.Errorf("alert shows %s", r.Body)
+	}
+	body := f.do(http.MethodGet, "/api/v1/survivors/"+sv+"/timeline", f.caseworker.Token, nil).Body
+	if strings.Contains(string(body), "4821") || !strings.Contains(string(body), "[duress code]") {
+		t.Errorf("timeline shows %s", body)
+	}
+}
