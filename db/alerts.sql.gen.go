@@ -978,7 +978,7 @@ func (q *Queries) RiskFlagListBySurvivor(ctx context.Context, survivorID uuid.UU
 }
 
 const staffListAdmins = `-- name: StaffListAdmins :many
-SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at FROM staff WHERE role = 'admin' AND deactivated_at IS NULL ORDER BY created_at, id
+SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at, username_hash, username_enc, password_hash, session_generation FROM staff WHERE role = 'admin' AND deactivated_at IS NULL ORDER BY created_at, id
 `
 
 func (q *Queries) StaffListAdmins(ctx context.Context) ([]Staff, error) {
@@ -1001,6 +1001,10 @@ func (q *Queries) StaffListAdmins(ctx context.Context) ([]Staff, error) {
 			&i.TokenHash,
 			&i.CreatedAt,
 			&i.DeactivatedAt,
+			&i.UsernameHash,
+			&i.UsernameEnc,
+			&i.PasswordHash,
+			&i.SessionGeneration,
 		); err != nil {
 			return nil, err
 		}

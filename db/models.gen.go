@@ -156,17 +156,27 @@ type RiskFlag struct {
 	CreatedAt  time.Time
 }
 
+type Session struct {
+	Token  string
+	Data   []byte
+	Expiry time.Time
+}
+
 type Staff struct {
-	ID            uuid.UUID
-	NameEnc       []byte
-	Role          string
-	SupervisorID  *uuid.UUID
-	Language      string
-	PhoneEnc      []byte
-	PhoneHash     []byte
-	TokenHash     []byte
-	CreatedAt     time.Time
-	DeactivatedAt *time.Time
+	ID                uuid.UUID
+	NameEnc           []byte
+	Role              string
+	SupervisorID      *uuid.UUID
+	Language          string
+	PhoneEnc          []byte
+	PhoneHash         []byte
+	TokenHash         []byte
+	CreatedAt         time.Time
+	DeactivatedAt     *time.Time
+	UsernameHash      []byte
+	UsernameEnc       []byte
+	PasswordHash      *string
+	SessionGeneration int32
 }
 
 type Survivor struct {

@@ -13,9 +13,11 @@ import (
 )
 
 const staffCreate = `-- name: StaffCreate :one
-INSERT INTO staff (name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at
+INSERT INTO staff (name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash,
+                   username_hash, username_enc, password_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7,
+        $8, $9, $10)
+RETURNING id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at, username_hash, username_enc, password_hash, session_generation
 `
 
 type StaffCreateParams struct {
@@ -26,6 +28,9 @@ type StaffCreateParams struct {
 	PhoneEnc     []byte
 	PhoneHash    []byte
 	TokenHash    []byte
+	UsernameHash []byte
+	UsernameEnc  []byte
+	PasswordHash *string
 }
 
 func (q *Queries) StaffCreate(ctx context.Context, arg StaffCreateParams) (Staff, error) {
@@ -37,6 +42,9 @@ func (q *Queries) StaffCreate(ctx context.Context, arg StaffCreateParams) (Staff
 		arg.PhoneEnc,
 		arg.PhoneHash,
 		arg.TokenHash,
+		arg.UsernameHash,
+		arg.UsernameEnc,
+		arg.PasswordHash,
 	)
 	var i Staff
 	err := row.Scan(
@@ -50,6 +58,10 @@ func (q *Queries) StaffCreate(ctx context.Context, arg StaffCreateParams) (Staff
 		&i.TokenHash,
 		&i.CreatedAt,
 		&i.DeactivatedAt,
+		&i.UsernameHash,
+		&i.UsernameEnc,
+		&i.PasswordHash,
+		&i.SessionGeneration,
 	)
 	return i, err
 }
@@ -71,8 +83,18 @@ func (q *Queries) StaffDeactivate(ctx context.Context, arg StaffDeactivateParams
 	return result.RowsAffected(), nil
 }
 
+const staffEndSessions = `-- name: StaffEndSessions :exec
+UPDATE staff SET session_generation = session_generation + 1 WHERE id = $1
+`
+
+// StaffEndSessions ends every session of a staff member ("sign out everywhere").
+func (q *Queries) StaffEndSessions(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, staffEndSessions, id)
+	return err
+}
+
 const staffGet = `-- name: StaffGet :one
-SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at FROM staff WHERE id = $1 AND deactivated_at IS NULL
+SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at, username_hash, username_enc, password_hash, session_generation FROM staff WHERE id = $1 AND deactivated_at IS NULL
 `
 
 func (q *Queries) StaffGet(ctx context.Context, id uuid.UUID) (Staff, error) {
@@ -89,12 +111,16 @@ func (q *Queries) StaffGet(ctx context.Context, id uuid.UUID) (Staff, error) {
 		&i.TokenHash,
 		&i.CreatedAt,
 		&i.DeactivatedAt,
+		&i.UsernameHash,
+		&i.UsernameEnc,
+		&i.PasswordHash,
+		&i.SessionGeneration,
 	)
 	return i, err
 }
 
 const staffGetAny = `-- name: StaffGetAny :one
-SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at FROM staff WHERE id = $1
+SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at, username_hash, username_enc, password_hash, session_generation FROM staff WHERE id = $1
 `
 
 // StaffGetAny reads a staff member whether active or not (alert routing
@@ -113,12 +139,16 @@ func (q *Queries) StaffGetAny(ctx context.Context, id uuid.UUID) (Staff, error) 
 		&i.TokenHash,
 		&i.CreatedAt,
 		&i.DeactivatedAt,
+		&i.UsernameHash,
+		&i.UsernameEnc,
+		&i.PasswordHash,
+		&i.SessionGeneration,
 	)
 	return i, err
 }
 
 const staffGetByPhoneHash = `-- name: StaffGetByPhoneHash :one
-SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at FROM staff WHERE phone_hash = $1 AND deactivated_at IS NULL
+SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at, username_hash, username_enc, password_hash, session_generation FROM staff WHERE phone_hash = $1 AND deactivated_at IS NULL
 `
 
 func (q *Queries) StaffGetByPhoneHash(ctx context.Context, phoneHash []byte) (Staff, error) {
@@ -135,12 +165,16 @@ func (q *Queries) StaffGetByPhoneHash(ctx context.Context, phoneHash []byte) (St
 		&i.TokenHash,
 		&i.CreatedAt,
 		&i.DeactivatedAt,
+		&i.UsernameHash,
+		&i.UsernameEnc,
+		&i.PasswordHash,
+		&i.SessionGeneration,
 	)
 	return i, err
 }
 
 const staffGetByTokenHash = `-- name: StaffGetByTokenHash :one
-SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at FROM staff WHERE token_hash = $1 AND deactivated_at IS NULL
+SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at, username_hash, username_enc, password_hash, session_generation FROM staff WHERE token_hash = $1 AND deactivated_at IS NULL
 `
 
 func (q *Queries) StaffGetByTokenHash(ctx context.Context, tokenHash []byte) (Staff, error) {
@@ -157,12 +191,42 @@ func (q *Queries) StaffGetByTokenHash(ctx context.Context, tokenHash []byte) (St
 		&i.TokenHash,
 		&i.CreatedAt,
 		&i.DeactivatedAt,
+		&i.UsernameHash,
+		&i.UsernameEnc,
+		&i.PasswordHash,
+		&i.SessionGeneration,
+	)
+	return i, err
+}
+
+const staffGetByUsernameHash = `-- name: StaffGetByUsernameHash :one
+SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at, username_hash, username_enc, password_hash, session_generation FROM staff WHERE username_hash = $1 AND deactivated_at IS NULL
+`
+
+func (q *Queries) StaffGetByUsernameHash(ctx context.Context, usernameHash []byte) (Staff, error) {
+	row := q.db.QueryRow(ctx, staffGetByUsernameHash, usernameHash)
+	var i Staff
+	err := row.Scan(
+		&i.ID,
+		&i.NameEnc,
+		&i.Role,
+		&i.SupervisorID,
+		&i.Language,
+		&i.PhoneEnc,
+		&i.PhoneHash,
+		&i.TokenHash,
+		&i.CreatedAt,
+		&i.DeactivatedAt,
+		&i.UsernameHash,
+		&i.UsernameEnc,
+		&i.PasswordHash,
+		&i.SessionGeneration,
 	)
 	return i, err
 }
 
 const staffGetForUpdate = `-- name: StaffGetForUpdate :one
-SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at FROM staff WHERE id = $1 FOR UPDATE
+SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at, username_hash, username_enc, password_hash, session_generation FROM staff WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) StaffGetForUpdate(ctx context.Context, id uuid.UUID) (Staff, error) {
@@ -179,12 +243,16 @@ func (q *Queries) StaffGetForUpdate(ctx context.Context, id uuid.UUID) (Staff, e
 		&i.TokenHash,
 		&i.CreatedAt,
 		&i.DeactivatedAt,
+		&i.UsernameHash,
+		&i.UsernameEnc,
+		&i.PasswordHash,
+		&i.SessionGeneration,
 	)
 	return i, err
 }
 
 const staffList = `-- name: StaffList :many
-SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at FROM staff WHERE deactivated_at IS NULL ORDER BY created_at, id
+SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at, username_hash, username_enc, password_hash, session_generation FROM staff WHERE deactivated_at IS NULL ORDER BY created_at, id
 `
 
 func (q *Queries) StaffList(ctx context.Context) ([]Staff, error) {
@@ -207,6 +275,10 @@ func (q *Queries) StaffList(ctx context.Context) ([]Staff, error) {
 			&i.TokenHash,
 			&i.CreatedAt,
 			&i.DeactivatedAt,
+			&i.UsernameHash,
+			&i.UsernameEnc,
+			&i.PasswordHash,
+			&i.SessionGeneration,
 		); err != nil {
 			return nil, err
 		}
@@ -216,6 +288,25 @@ func (q *Queries) StaffList(ctx context.Context) ([]Staff, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const staffSetPassword = `-- name: StaffSetPassword :execrows
+UPDATE staff SET password_hash = $1, session_generation = session_generation + 1
+WHERE id = $2 AND deactivated_at IS NULL
+`
+
+type StaffSetPasswordParams struct {
+	PasswordHash *string
+	ID           uuid.UUID
+}
+
+// StaffSetPassword sets a password and ends every session.
+func (q *Queries) StaffSetPassword(ctx context.Context, arg StaffSetPasswordParams) (int64, error) {
+	result, err := q.db.Exec(ctx, staffSetPassword, arg.PasswordHash, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const staffSetToken = `-- name: StaffSetToken :execrows
@@ -236,10 +327,14 @@ func (q *Queries) StaffSetToken(ctx context.Context, arg StaffSetTokenParams) (i
 }
 
 const staffUpsertDemo = `-- name: StaffUpsertDemo :one
-INSERT INTO staff (id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-ON CONFLICT (id) DO UPDATE SET token_hash = EXCLUDED.token_hash, deactivated_at = NULL
-RETURNING id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at
+INSERT INTO staff (id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash,
+                   username_hash, username_enc, password_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+        $9, $10, $11)
+ON CONFLICT (id) DO UPDATE SET token_hash = EXCLUDED.token_hash, deactivated_at = NULL,
+    username_hash = EXCLUDED.username_hash, username_enc = EXCLUDED.username_enc,
+    password_hash = EXCLUDED.password_hash, session_generation = staff.session_generation + 1
+RETURNING id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at, username_hash, username_enc, password_hash, session_generation
 `
 
 type StaffUpsertDemoParams struct {
@@ -251,6 +346,9 @@ type StaffUpsertDemoParams struct {
 	PhoneEnc     []byte
 	PhoneHash    []byte
 	TokenHash    []byte
+	UsernameHash []byte
+	UsernameEnc  []byte
+	PasswordHash *string
 }
 
 // StaffUpsertDemo creates or refreshes a demo staff member (dev only) with
@@ -265,6 +363,9 @@ func (q *Queries) StaffUpsertDemo(ctx context.Context, arg StaffUpsertDemoParams
 		arg.PhoneEnc,
 		arg.PhoneHash,
 		arg.TokenHash,
+		arg.UsernameHash,
+		arg.UsernameEnc,
+		arg.PasswordHash,
 	)
 	var i Staff
 	err := row.Scan(
@@ -278,6 +379,10 @@ func (q *Queries) StaffUpsertDemo(ctx context.Context, arg StaffUpsertDemoParams
 		&i.TokenHash,
 		&i.CreatedAt,
 		&i.DeactivatedAt,
+		&i.UsernameHash,
+		&i.UsernameEnc,
+		&i.PasswordHash,
+		&i.SessionGeneration,
 	)
 	return i, err
 }

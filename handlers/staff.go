@@ -29,6 +29,10 @@ type StaffInput struct {
 	SupervisorID string `json:"supervisor_id"`
 	// Language of the staff member's alert texts; default en.
 	Language string `json:"language"`
+	// Username and Password sign in to the dashboard (optional: an
+	// API-only member has neither).
+	Username string `json:"username"`
+	Password string `json:"password"`
 }
 
 // StaffJSON is a staff member as the API shows it.
@@ -39,6 +43,7 @@ type StaffJSON struct {
 	Phone        string     `json:"phone,omitempty"`
 	SupervisorID *uuid.UUID `json:"supervisor_id,omitempty"`
 	Language     string     `json:"language"`
+	Username     string     `json:"username,omitempty"`
 	// Token is present only in the answer that creates the staff member.
 	Token string `json:"token,omitempty"`
 }
@@ -72,6 +77,19 @@ func CreateStaff(ctx context.Context, pool *pgxpool.Pool, kr *crypt.Keyring, in 
 		params.PhoneEnc = kr.SealString(crypt.StaffPhone, e164)
 		params.PhoneHash = kr.BlindIndex(e164)
 	}
+	if in.Username != "" || in.Password != "" {
+		user, err := parseUsername(in.Username)
+		if err != nil {
+			return StaffJSON{}, err
+		}
+		hash, err := HashPassword(in.Password)
+		if err != nil {
+			return StaffJSON{}, err
+		}
+		params.UsernameHash, params.UsernameEnc = UsernameIndex(kr, user), kr.SealString(crypt.StaffUsername, user)
+		params.PasswordHash = &hash
+		in.Username = user
+	}
 	q := db.New(pool)
 	if in.SupervisorID != "" {
 		id, err := uuid.Parse(in.SupervisorID)
@@ -97,9 +115,12 @@ func CreateStaff(ctx context.Context, pool *pgxpool.Pool, kr *crypt.Keyring, in 
 		if db.IsUniqueViolation(err, "staff_phone_hash_active") {
 			return StaffJSON{}, invalid("phone", "another staff member has this number")
 		}
+		if db.IsUniqueViolation(err, "staff_username") {
+			return StaffJSON{}, invalid("username", "another staff member has this username")
+		}
 		return StaffJSON{}, err
 	}
-	out := StaffJSON{ID: staff.ID, Name: name, Role: staff.Role, SupervisorID: staff.SupervisorID, Language: staff.Language, Token: token}
+	out := StaffJSON{ID: staff.ID, Name: name, Role: staff.Role, SupervisorID: staff.SupervisorID, Language: staff.Language, Username: in.Username, Token: token}
 	if in.Phone != "" {
 		out.Phone = phone.Mask(mustOpen(kr, crypt.StaffPhone, staff.PhoneEnc))
 	}

@@ -3,7 +3,7 @@
 //
 //	saathi serve [--role=web|worker|all]
 //	saathi migrate
-//	saathi staff add --name N --role admin|supervisor|caseworker [--phone P] [--supervisor ID] [--language L]
+//	saathi staff add --name N --role admin|supervisor|caseworker [--phone P] [--supervisor ID] [--language L] [--username U --password-stdin]
 //	saathi staff token ID
 //	saathi staff deactivate ID
 //	saathi seed-demo
@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -41,7 +42,7 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -55,7 +56,9 @@ const usage = `usage:
   saathi serve [--role=web|worker|all]   run the HTTP server and/or the workers
   saathi migrate                         apply Saathi's and River's migrations
   saathi staff add --name N --role admin|supervisor|caseworker [--phone P] [--supervisor ID] [--language L]
-                                         create a staff member and print their API token once
+                 [--username U --password-stdin]
+                                         create a staff member and print their API token once;
+                                         with a username, the password (12+ characters) is read from stdin
   saathi staff token ID                  give a staff member a new API token (the old one stops working)
   saathi staff deactivate ID             end a staff member's access; their survivors' alerts go to their supervisor
   saathi seed-demo                       (dev provider only) create demo staff and print fresh tokens
@@ -63,8 +66,8 @@ const usage = `usage:
 Configuration comes from the environment; see README.md.`
 
 // run is main without the process: testable, and it returns the exit code.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	err := dispatch(ctx, args, getenv, stdout, stderr)
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, getenv, stdin, stdout, stderr)
 	var ue usageError
 	switch {
 	case err == nil:
@@ -78,7 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 }
 
-func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError{"no command given"}
 	}
@@ -104,7 +107,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		return migrateCmd(ctx, cfg)
 	case "staff":
-		return staffCmd(ctx, cfg, rest, stdout)
+		return staffCmd(ctx, cfg, rest, stdin, stdout)
 	case "seed-demo":
 		return seedDemoCmd(ctx, cfg, stdout)
 	default:
@@ -174,13 +177,13 @@ func migrateCmd(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-func staffCmd(ctx context.Context, cfg Config, args []string, stdout io.Writer) error {
+func staffCmd(ctx context.Context, cfg Config, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
 		return usageError{"staff: give a subcommand: add, token or deactivate"}
 	}
 	switch args[0] {
 	case "add":
-		return staffAddCmd(ctx, cfg, args[1:], stdout)
+		return staffAddCmd(ctx, cfg, args[1:], stdin, stdout)
 	case "token", "deactivate":
 		return staffAccountCmd(ctx, cfg, args[0], args[1:], stdout)
 	default:
@@ -241,7 +244,7 @@ func staffProblem(err error) error {
 	return err
 }
 
-func staffAddCmd(ctx context.Context, cfg Config, args []string, stdout io.Writer) error {
+func staffAddCmd(ctx context.Context, cfg Config, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := newFlagSet("staff add")
 	var in handlers.StaffInput
 	fs.StringVar(&in.Name, "name", "", "full name")
@@ -249,8 +252,22 @@ func staffAddCmd(ctx context.Context, cfg Config, args []string, stdout io.Write
 	fs.StringVar(&in.Phone, "phone", "", "mobile number for alert texts")
 	fs.StringVar(&in.SupervisorID, "supervisor", "", "supervisor's staff ID")
 	fs.StringVar(&in.Language, "language", "", "language of alert texts (default en)")
+	fs.StringVar(&in.Username, "username", "", "username for the dashboard")
+	passwordStdin := fs.Bool("password-stdin", false, "read the dashboard password from the first line of standard input")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *passwordStdin {
+		if in.Username == "" {
+			return usageError{"staff add: --password-stdin needs --username"}
+		}
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read the password: %w", err)
+		}
+		in.Password = strings.TrimRight(line, "\r\n")
+	} else if in.Username != "" {
+		return usageError{"staff add: --username needs --password-stdin (a password on the command line would stay in the shell history)"}
 	}
 	if in.Name == "" {
 		return usageError{"staff add: --name is required"}
@@ -267,7 +284,7 @@ func staffAddCmd(ctx context.Context, cfg Config, args []string, stdout io.Write
 	if err != nil {
 		var p *handlers.Problem
 		if errors.As(err, &p) && p.Field != "" {
-			flagName := map[string]string{"supervisor_id": "supervisor"}[p.Field]
+			flagName := map[string]string{"supervisor_id": "supervisor", "password": "password-stdin"}[p.Field]
 			if flagName == "" {
 				flagName = p.Field
 			}

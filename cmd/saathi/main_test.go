@@ -40,7 +40,7 @@ func getenvFrom(env map[string]string) func(string) string {
 func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(context.Background(), args, getenvFrom(env), &out, &errOut)
+	code = run(context.Background(), args, getenvFrom(env), strings.NewReader(""), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 

@@ -46,6 +46,7 @@ const (
 	SurvivorDuressCode Purpose = "survivors.duress_code"
 	StaffName          Purpose = "staff.name"
 	StaffPhone         Purpose = "staff.phone"
+	StaffUsername      Purpose = "staff.username"
 	MessagePeer        Purpose = "messages.peer"
 	MessageBody        Purpose = "messages.body"
 	ResponseEvidence   Purpose = "responses.evidence"
