@@ -12,6 +12,18 @@ import (
 	"github.com/google/uuid"
 )
 
+const sessionDeleteExpired = `-- name: SessionDeleteExpired :execrows
+DELETE FROM sessions WHERE expiry < $1
+`
+
+func (q *Queries) SessionDeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, sessionDeleteExpired, now)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const staffCreate = `-- name: StaffCreate :one
 INSERT INTO staff (name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash,
                    username_hash, username_enc, password_hash)

@@ -155,55 +155,9 @@ func (s *Server) alertGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.alertBase(ctx, q, a)
+	out, err := s.alertDetail(ctx, q, a)
 	if err != nil {
 		return err
-	}
-	flag, err := q.RiskFlagGet(ctx, a.FlagID)
-	if err != nil {
-		return err
-	}
-	if flag.ResponseID != nil {
-		resp, err := q.ResponseGet(ctx, *flag.ResponseID)
-		if err != nil {
-			return err
-		}
-		ev := &EvidenceJSON{ReceivedAt: resp.CreatedAt, Evidence: jobs.Evidence{Intent: resp.Intent}}
-		if resp.EvidenceEnc != nil {
-			raw, err := s.Keyring.Open(crypt.ResponseEvidence, resp.EvidenceEnc)
-			if err != nil {
-				return err
-			}
-			if err := json.Unmarshal(raw, &ev.Evidence); err != nil {
-				return err
-			}
-		}
-		msg, err := q.MessageGet(ctx, resp.MessageID)
-		if err != nil {
-			return err
-		}
-		if msg.BodyEnc != nil {
-			if ev.Reply, err = s.Keyring.OpenString(crypt.MessageBody, msg.BodyEnc); err != nil {
-				return err
-			}
-			sv, err := q.SurvivorGet(ctx, a.SurvivorID)
-			if err != nil {
-				return err
-			}
-			redact, err := s.duressRedactor(sv)
-			if err != nil {
-				return err
-			}
-			ev.Reply = redact(ev.Reply)
-		}
-		out.Evidence = ev
-	}
-	events, err := q.AlertEventList(ctx, a.ID)
-	if err != nil {
-		return err
-	}
-	for _, e := range events {
-		out.Timeline = append(out.Timeline, AlertEventOut{Kind: e.Kind, StaffID: e.StaffID, Detail: e.Detail, CreatedAt: e.CreatedAt})
 	}
 	if err := audit(ctx, q, viewerOf(c).ID, "alert.read", &a.SurvivorID, map[string]any{"alert_id": a.ID}); err != nil {
 		return err
@@ -211,16 +165,97 @@ func (s *Server) alertGet(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+// alertDetail is an alert with its evidence (the survivor's words,
+// decrypted, the duress word or code masked) and its history.
+func (s *Server) alertDetail(ctx context.Context, q *db.Queries, a db.Alert) (AlertJSON, error) {
+	out, err := s.alertBase(ctx, q, a)
+	if err != nil {
+		return out, err
+	}
+	flag, err := q.RiskFlagGet(ctx, a.FlagID)
+	if err != nil {
+		return out, err
+	}
+	if flag.ResponseID != nil {
+		resp, err := q.ResponseGet(ctx, *flag.ResponseID)
+		if err != nil {
+			return out, err
+		}
+		ev := &EvidenceJSON{ReceivedAt: resp.CreatedAt, Evidence: jobs.Evidence{Intent: resp.Intent}}
+		if resp.EvidenceEnc != nil {
+			raw, err := s.Keyring.Open(crypt.ResponseEvidence, resp.EvidenceEnc)
+			if err != nil {
+				return out, err
+			}
+			if err := json.Unmarshal(raw, &ev.Evidence); err != nil {
+				return out, err
+			}
+		}
+		msg, err := q.MessageGet(ctx, resp.MessageID)
+		if err != nil {
+			return out, err
+		}
+		if msg.BodyEnc != nil {
+			if ev.Reply, err = s.Keyring.OpenString(crypt.MessageBody, msg.BodyEnc); err != nil {
+				return out, err
+			}
+			sv, err := q.SurvivorGet(ctx, a.SurvivorID)
+			if err != nil {
+				return out, err
+			}
+			redact, err := s.duressRedactor(sv)
+			if err != nil {
+				return out, err
+			}
+			ev.Reply = redact(ev.Reply)
+		}
+		out.Evidence = ev
+	}
+	events, err := q.AlertEventList(ctx, a.ID)
+	if err != nil {
+		return out, err
+	}
+	for _, e := range events {
+		out.Timeline = append(out.Timeline, AlertEventOut{Kind: e.Kind, StaffID: e.StaffID, Detail: e.Detail, CreatedAt: e.CreatedAt})
+	}
+	return out, nil
+}
+
 func (s *Server) alertAcknowledge(c echo.Context) error {
+	if err := s.acknowledge(c, "api"); err != nil {
+		return err
+	}
+	return s.respondAlert(c, s.queries(), uuid.MustParse(c.Param("id")))
+}
+
+func (s *Server) alertResolve(c echo.Context) error {
+	var in struct {
+		Note string `json:"note"`
+	}
+	if _, err := s.scopedAlert(c, s.queries()); err != nil {
+		return err // 404 before a body is read: nothing about the alert leaks
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	if err := s.resolve(c, "api", strings.TrimSpace(in.Note)); err != nil {
+		return err
+	}
+	return s.respondAlert(c, s.queries(), uuid.MustParse(c.Param("id")))
+}
+
+// acknowledge acknowledges the alert in the route (the viewer's to see),
+// on record in its history and the audit log with how it was done: 409
+// when it is not open any more.
+func (s *Server) acknowledge(c echo.Context, via string) error {
 	ctx := c.Request().Context()
 	v := viewerOf(c)
-	q := s.queries()
-	a, err := s.scopedAlert(c, q)
+	a, err := s.scopedAlert(c, s.queries())
 	if err != nil {
 		return err
 	}
 	now := s.now()
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
 		if _, err := q.AlertAcknowledge(ctx, db.AlertAcknowledgeParams{ID: a.ID, StaffID: &v.ID, Now: &now}); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -228,37 +263,27 @@ func (s *Server) alertAcknowledge(c echo.Context) error {
 			}
 			return err
 		}
-		if err := jobs.AlertEvent(ctx, q, a.ID, "acknowledged", &v.ID, map[string]any{"via": "api"}, now); err != nil {
+		if err := jobs.AlertEvent(ctx, q, a.ID, "acknowledged", &v.ID, map[string]any{"via": via}, now); err != nil {
 			return err
 		}
-		return audit(ctx, q, v.ID, "alert.acknowledge", &a.SurvivorID, map[string]any{"alert_id": a.ID, "via": "api"})
+		return audit(ctx, q, v.ID, "alert.acknowledge", &a.SurvivorID, map[string]any{"alert_id": a.ID, "via": via})
 	})
-	if err != nil {
-		return err
-	}
-	return s.respondAlert(c, q, a.ID)
 }
 
-func (s *Server) alertResolve(c echo.Context) error {
+// resolve resolves the alert in the route with a note saying what was done
+// (stored encrypted): 422 without one, 409 when it is resolved already.
+func (s *Server) resolve(c echo.Context, via, note string) error {
 	ctx := c.Request().Context()
 	v := viewerOf(c)
-	q := s.queries()
-	a, err := s.scopedAlert(c, q)
+	a, err := s.scopedAlert(c, s.queries())
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Note string `json:"note"`
-	}
-	if err := bindJSON(c, &in); err != nil {
-		return err
-	}
-	note := strings.TrimSpace(in.Note)
 	if note == "" || utf8.RuneCountInString(note) > 4000 {
 		return invalid("note", "what was done, 1 to 4000 characters")
 	}
 	now := s.now()
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
 		_, err := q.AlertResolve(ctx, db.AlertResolveParams{ID: a.ID, StaffID: &v.ID, Now: &now, ResolutionEnc: s.Keyring.SealString(crypt.AlertResolution, note)})
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -267,15 +292,11 @@ func (s *Server) alertResolve(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := jobs.AlertEvent(ctx, q, a.ID, "resolved", &v.ID, nil, now); err != nil {
+		if err := jobs.AlertEvent(ctx, q, a.ID, "resolved", &v.ID, map[string]any{"via": via}, now); err != nil {
 			return err
 		}
-		return audit(ctx, q, v.ID, "alert.resolve", &a.SurvivorID, map[string]any{"alert_id": a.ID})
+		return audit(ctx, q, v.ID, "alert.resolve", &a.SurvivorID, map[string]any{"alert_id": a.ID, "via": via})
 	})
-	if err != nil {
-		return err
-	}
-	return s.respondAlert(c, q, a.ID)
 }
 
 // respondAlert answers with the alert as it is now.

@@ -81,6 +81,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		_ = c.NoContent(status)
 		return
 	}
+	if s.isPage(c) {
+		if err := s.render(c, status, "error", map[string]any{"Status": status, "Message": body.Error}); err == nil {
+			return
+		}
+	}
 	_ = c.JSON(status, body)
 }
 
@@ -126,4 +131,19 @@ func jsonProblem(err error) error {
 	default:
 		return &Problem{Status: http.StatusBadRequest, Message: "malformed JSON"}
 	}
+}
+
+// isPage reports whether a request is for a dashboard page (answered in
+// HTML), not the API, a webhook or a dev endpoint (answered in JSON).
+func (s *Server) isPage(c echo.Context) bool {
+	if s.pages == nil {
+		return false
+	}
+	p := c.Request().URL.Path
+	for _, prefix := range []string{"/api/", "/twilio/", "/dev/", "/healthz", "/readyz"} {
+		if strings.HasPrefix(p, prefix) {
+			return false
+		}
+	}
+	return true
 }

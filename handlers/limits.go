@@ -78,7 +78,9 @@ var errTooManyRequests = &Problem{Status: http.StatusTooManyRequests, Message: "
 type abuseLimits struct {
 	s                     *Server
 	failures, twilio, dev *buckets
-	lockouts, signedOver  *throttledWarning
+	// signins counts failed sign-ins per username (see signinFailures).
+	signins              *buckets
+	lockouts, signedOver *throttledWarning
 }
 
 func (s *Server) newAbuseLimits() *abuseLimits {
@@ -88,6 +90,7 @@ func (s *Server) newAbuseLimits() *abuseLimits {
 		failures:   newBuckets(s.Limits.FailedAuth.or(def.FailedAuth)),
 		twilio:     newBuckets(s.Limits.Twilio.or(def.Twilio)),
 		dev:        newBuckets(s.Limits.Dev.or(def.Dev)),
+		signins:    newBuckets(signinFailures),
 		lockouts:   &throttledWarning{every: time.Minute},
 		signedOver: &throttledWarning{every: time.Minute},
 	}
@@ -99,7 +102,7 @@ func (s *Server) newAbuseLimits() *abuseLimits {
 func (l *abuseLimits) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		switch path := echo.GetPath(c.Request()); {
-		case strings.HasPrefix(path, "/api/"):
+		case strings.HasPrefix(path, "/api/"), path == "/signin":
 			return l.api(c, next)
 		case strings.HasPrefix(path, "/twilio/"):
 			return l.webhook(c, next)

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
@@ -70,12 +71,23 @@ type Server struct {
 	// VoiceInboundCallback (default) or VoiceInboundAnswer.
 	VoiceInbound string
 
+	// UI renders the dashboard's words; nil: no dashboard (API only).
+	UI *locales.UI
+	// Sessions keeps dashboard sessions; nil: one in PostgreSQL, made by
+	// Handler (the composition root sets one that cleans expired rows).
+	Sessions *scs.SessionManager
+
 	// Rules maps signals to severities (alerts raised by staff actions);
 	// nil means the built-in rules.
 	Rules *risk.Rules
 
 	// NowFunc returns the current time; tests inject a fixed clock.
 	NowFunc func() time.Time
+
+	// Set by Handler.
+	limits   *abuseLimits
+	sessions *scs.SessionManager
+	pages    pages
 }
 
 // jobDeps is what the jobs package's domain functions (raising an alert,
@@ -112,7 +124,8 @@ func (s *Server) Handler() *echo.Echo {
 	e.Use(s.recoverer)
 	e.Use(middleware.BodyLimit("64K"))
 	e.Use(s.accessLog)
-	e.Use(s.newAbuseLimits().middleware)
+	s.limits = s.newAbuseLimits()
+	e.Use(s.limits.middleware)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -151,6 +164,10 @@ func (s *Server) Handler() *echo.Echo {
 		e.POST("/twilio/voice/incoming", s.voiceIncoming)
 		// Recorded prompts: Twilio fetches them to <Play>; nothing personal.
 		e.GET("/twilio/voice/audio/:lang/:file", s.voiceAudio)
+	}
+
+	if s.UI != nil {
+		s.mountDashboard(e)
 	}
 
 	if s.DevProvider {

@@ -89,10 +89,14 @@ func setup(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ui, err := locales.NewUI()
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.server = &handlers.Server{
 		Pool: pool, River: rc, Keyring: kr, Catalog: catalog, Replies: parser, Logger: quietLogger(),
 		PublicURL: testPublicURL, DevProvider: true, TwilioAuthToken: testAuthToken,
-		Voice: voice, Flow: flow,
+		Voice: voice, Flow: flow, UI: ui,
 		NowFunc: func() time.Time { return f.now },
 	}
 	f.echo = f.server.Handler()

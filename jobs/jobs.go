@@ -181,6 +181,7 @@ func Register(workers *river.Workers, d *Deps) {
 	river.AddWorker(workers, &CheckinSweepWorker{Deps: d})
 	river.AddWorker(workers, &ReplyAssessWorker{Deps: d})
 	river.AddWorker(workers, &ReplyAnswerWorker{Deps: d})
+	river.AddWorker(workers, &SessionCleanupWorker{Deps: d})
 	river.AddWorker(workers, &AlertNotifyWorker{Deps: d})
 	river.AddWorker(workers, &AlertEscalateWorker{Deps: d})
 }
@@ -233,6 +234,9 @@ func PeriodicJobs() []*river.PeriodicJob {
 		river.NewPeriodicJob(river.PeriodicInterval(SweepInterval), func() (river.JobArgs, *river.InsertOpts) {
 			return CheckinSweepArgs{}, nil
 		}, &river.PeriodicJobOpts{ID: "checkin_sweep", RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(sessionCleanupInterval), func() (river.JobArgs, *river.InsertOpts) {
+			return SessionCleanupArgs{}, nil
+		}, &river.PeriodicJobOpts{ID: "session_cleanup"}),
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"saathi/jobs/callflow"
 	"saathi/jobs/reply"
 	"saathi/jobs/telephony"
+	"saathi/locales"
 	"saathi/locales/lexicon"
 )
 
@@ -155,8 +156,12 @@ func (m *Main) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		ui, err := locales.NewUI()
+		if err != nil {
+			return fmt.Errorf("dashboard texts: %w", err)
+		}
 		srv := &handlers.Server{
-			Voice: voice, Flow: flow, VoiceInbound: m.Config.VoiceInbound,
+			Voice: voice, Flow: flow, VoiceInbound: m.Config.VoiceInbound, UI: ui,
 			Pool: m.pool, River: m.river, Keyring: keyring, Catalog: catalog, Replies: parser,
 			Logger: m.Logger, PublicURL: m.Config.PublicURL, DevProvider: m.Config.Provider == "dev",
 			TwilioAuthToken: m.Config.TwilioAuthToken, NowFunc: m.NowFunc, Spool: spool,

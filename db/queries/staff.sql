@@ -54,3 +54,6 @@ WHERE id = @id AND deactivated_at IS NULL;
 -- StaffEndSessions ends every session of a staff member ("sign out everywhere").
 -- name: StaffEndSessions :exec
 UPDATE staff SET session_generation = session_generation + 1 WHERE id = @id;
+
+-- name: SessionDeleteExpired :execrows
+DELETE FROM sessions WHERE expiry < @now;

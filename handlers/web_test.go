@@ -1,0 +1,244 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"saathi/handlers"
+)
+
+// browser is a client of the dashboard through the real router: it keeps
+// cookies and the CSRF token of the last page, like a browser.
+type browser struct {
+	f       *fixture
+	cookies map[string]string
+	csrf    string
+	addr    string
+}
+
+func (f *fixture) browser() *browser {
+	return &browser{f: f, cookies: map[string]string{}, addr: "192.0.2.10:4000"}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (b *browser) do(method, path string, form url.Values) *httptest.ResponseRecorder {
+	b.f.t.Helper()
+	var req *http.Request
+	if form != nil {
+		req = httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		req = httptest.NewRequest(method, path, nil)
+	}
+	req.RemoteAddr = b.addr
+	req.Header.Set("Accept", "text/html")
+	for k, v := range b.cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	rec := httptest.NewRecorder()
+	b.f.echo.ServeHTTP(rec, req)
+	for _, c := range rec.Result().Cookies() {
+		if c.MaxAge < 0 || c.Value == "" {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c.Value
+		}
+	}
+	if m := csrfField.FindStringSubmatch(rec.Body.String()); m != nil {
+		b.csrf = m[1]
+	}
+	return rec
+}
+
+// post sends a form from the last page, with its CSRF token.
+func (b *browser) post(path string, form url.Values) *httptest.ResponseRecorder {
+	b.f.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("csrf", b.csrf)
+	return b.do(http.MethodPost, path, form)
+}
+
+func (b *browser) signIn(user, password, next string) *httptest.ResponseRecorder {
+	b.f.t.Helper()
+	b.do(http.MethodGet, "/signin?next="+url.QueryEscape(next), nil)
+	return b.post("/signin", url.Values{"username": {user}, "password": {password}, "next": {next}})
+}
+
+// withLogin gives a fixture's staff member a username and password.
+func (f *fixture) withLogin(name, role, supervisor, user string) staffMember {
+	f.t.Helper()
+	st, err := handlers.CreateStaff(context.Background(), f.pool, f.keyring, handlers.StaffInput{
+		Name: name, Role: role, SupervisorID: supervisor, Username: user, Password: "correct horse battery",
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return staffMember{ID: st.ID.String(), Token: st.Token}
+}
+
+// TestSignIn: pages need a session; signing in renews the session ID and
+// returns to the page asked for, on this site only; signing out, and out
+// everywhere, ends it.
+func TestSignIn(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.withLogin("Meena", "caseworker", "", "Meena.K")
+	b := f.browser()
+
+	rec := b.do(http.MethodGet, "/dashboard", nil)
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/signin?next=%2Fdashboard" {
+		t.Fatalf("dashboard without a session: %d %s", rec.Code, rec.Header().Get("Location"))
+	}
+	rec = b.signIn("meena.k", "correct horse battery", "/dashboard")
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/dashboard" {
+		t.Fatalf("sign in: %d %s %s", rec.Code, rec.Header().Get("Location"), rec.Body)
+	}
+	first := b.cookies["saathi_session"]
+	if first == "" {
+		t.Fatal("no session cookie after signing in")
+	}
+	rec = b.do(http.MethodGet, "/dashboard", nil)
+	if rec.Code != http.StatusOK || rec.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("dashboard: %d, Cache-Control %q", rec.Code, rec.Header().Get("Cache-Control"))
+	}
+	// Signing in again (over a session that exists) gives a new ID.
+	b.signIn("meena.k", "correct horse battery", "/dashboard")
+	if second := b.cookies["saathi_session"]; second == "" || second == first {
+		t.Errorf("session ID not renewed at sign-in: %q then %q", first, second)
+	}
+	for _, next := range []string{"https://elsewhere.example/x", "//elsewhere.example", "/\\elsewhere.example", "javascript:alert(1)"} {
+		if rec := f.browser().signIn("meena.k", "correct horse battery", next); rec.Header().Get("Location") != "/dashboard" {
+			t.Errorf("next=%q went to %q", next, rec.Header().Get("Location"))
+		}
+	}
+	if rec := b.post("/signout", nil); rec.Code != http.StatusSeeOther {
+		t.Fatalf("sign out: %d", rec.Code)
+	}
+	if rec := b.do(http.MethodGet, "/dashboard", nil); rec.Code != http.StatusSeeOther {
+		t.Errorf("dashboard after signing out: %d", rec.Code)
+	}
+
+	// Sign out everywhere ends the other device's session too.
+	phone, laptop := f.browser(), f.browser()
+	phone.signIn("meena.k", "correct horse battery", "/dashboard")
+	laptop.signIn("meena.k", "correct horse battery", "/dashboard")
+	laptop.do(http.MethodGet, "/dashboard", nil)
+	if rec := laptop.post("/signout/everywhere", nil); rec.Code != http.StatusSeeOther {
+		t.Fatalf("sign out everywhere: %d %s", rec.Code, rec.Body)
+	}
+	if rec := phone.do(http.MethodGet, "/dashboard", nil); rec.Code != http.StatusSeeOther {
+		t.Errorf("the phone's session survived signing out everywhere: %d", rec.Code)
+	}
+}
+
+// TestSignInFailures: a wrong password, an unknown name and a member
+// without a password all get the same answer; five failures lock the
+// name (existing or not) with the same words, even for the right
+// password; a form without its CSRF token is refused.
+func TestSignInFailures(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.withLogin("Meena", "caseworker", "", "meena")
+	b := f.browser()
+	b.do(http.MethodGet, "/signin", nil)
+	if rec := b.do(http.MethodPost, "/signin", url.Values{"username": {"meena"}, "password": {"correct horse battery"}}); rec.Code != http.StatusForbidden {
+		t.Errorf("sign-in form without a CSRF token: %d, want 403", rec.Code)
+	}
+	failed := func(user string) string {
+		t.Helper()
+		rec := f.browser().signIn(user, "wrong password!!", "/dashboard")
+		if rec.Code != http.StatusUnauthorized {
+			t.Fatalf("%s with a wrong password: %d", user, rec.Code)
+		}
+		return rec.Body.String()
+	}
+	same := func(page, user string) string {
+		return csrfField.ReplaceAllString(strings.ReplaceAll(page, user, "NAME"), "")
+	}
+	wrong, unknown := failed("meena"), failed("nobody")
+	if !strings.Contains(wrong, "do not match") || same(wrong, "meena") != same(unknown, "nobody") {
+		t.Errorf("a wrong password and an unknown name answer differently:\n%s\n%s", wrong, unknown)
+	}
+	for range 3 {
+		failed("meena")
+		failed("nobody")
+	}
+	lockedReal, lockedFake := failed("meena"), failed("nobody")
+	if !strings.Contains(lockedReal, "Too many failed attempts") || !strings.Contains(lockedFake, "Too many failed attempts") {
+		t.Errorf("after five failures: %q / %q", lockedReal, lockedFake)
+	}
+	if rec := f.browser().signIn("meena", "correct horse battery", "/dashboard"); rec.Code != http.StatusUnauthorized {
+		t.Errorf("a locked name signed in: %d", rec.Code)
+	}
+	if n := f.count("SELECT count(*) FROM audit_log WHERE action = 'staff.signin'"); n != 0 {
+		t.Errorf("%d sign-ins recorded", n)
+	}
+}
+
+// TestDashboardAlerts: a caseworker sees their own alerts, urgent first,
+// acknowledges and resolves from the page (each form with its CSRF token),
+// and another caseworker's alert page is a 404.
+func TestDashboardAlerts(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	cw := f.withLogin("Kiran", "caseworker", f.supervisor.ID, "kiran")
+	f.withLogin("Other", "caseworker", "", "other")
+	body := f.enrolBody("+919876543210")
+	body["caseworker_id"] = cw.ID
+	if r := f.do(http.MethodPost, "/api/v1/survivors", f.admin.Token, body); r.Code != http.StatusCreated {
+		t.Fatal(r.Code, string(r.Body))
+	}
+	f.twilio().AllowUnused() // Kiran has no phone: no alert texts
+	f.inbound(newSID(), "+919876543210", "2")
+	f.inbound(newSID(), "+919876543210", "3")
+	f.workJobs()
+	var urgent string
+	if err := f.pool.QueryRow(context.Background(), "SELECT id FROM alerts WHERE severity = 'urgent'").Scan(&urgent); err != nil {
+		t.Fatal(err)
+	}
+
+	b := f.browser()
+	b.signIn("kiran", "correct horse battery", "/dashboard/alerts/"+urgent)
+	page := b.do(http.MethodGet, "/dashboard", nil).Body.String()
+	if i, j := strings.Index(page, "Urgent"), strings.Index(page, "High"); i < 0 || j < 0 || i > j {
+		t.Errorf("alerts not urgent first:\n%s", page)
+	}
+	rec := b.do(http.MethodGet, "/dashboard/alerts/"+urgent, nil)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "CHD-0042") {
+		t.Fatalf("alert page: %d", rec.Code)
+	}
+	if rec := b.do(http.MethodPost, "/dashboard/alerts/"+urgent+"/acknowledge", url.Values{}); rec.Code != http.StatusForbidden {
+		t.Errorf("acknowledge without a CSRF token: %d, want 403", rec.Code)
+	}
+	if rec := b.post("/dashboard/alerts/"+urgent+"/acknowledge", nil); rec.Code != http.StatusSeeOther {
+		t.Fatalf("acknowledge: %d %s", rec.Code, rec.Body)
+	}
+	b.do(http.MethodGet, "/dashboard/alerts/"+urgent, nil)
+	if rec := b.post("/dashboard/alerts/"+urgent+"/resolve", url.Values{"note": {"Called her; she is safe."}}); rec.Code != http.StatusSeeOther {
+		t.Fatalf("resolve: %d", rec.Code)
+	}
+	if n := f.count("SELECT count(*) FROM alerts WHERE id = $1 AND status = 'resolved' AND acknowledged_by = $2", urgent, cw.ID); n != 1 {
+		t.Error("the alert was not acknowledged and resolved")
+	}
+	if n := f.count("SELECT count(*) FROM alert_events WHERE alert_id = $1 AND detail->>'via' = 'dashboard'", urgent); n != 2 {
+		t.Errorf("dashboard actions in the history: %d, want 2", n)
+	}
+
+	other := f.browser()
+	other.signIn("other", "correct horse battery", "/dashboard")
+	rec = other.do(http.MethodGet, "/dashboard/alerts/"+urgent, nil)
+	if rec.Code != http.StatusNotFound || strings.Contains(rec.Body.String(), "CHD-0042") || !strings.Contains(rec.Header().Get("Content-Type"), "text/html") {
+		t.Errorf("another caseworker's alert page: %d %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	if page := other.do(http.MethodGet, "/dashboard", nil).Body.String(); strings.Contains(page, urgent) {
+		t.Error("another caseworker lists the alert")
+	}
+}
