@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -40,7 +41,7 @@ func seedDemoCmd(ctx context.Context, cfg Config, stdout io.Writer) error {
 		id              uuid.UUID
 		name, role, tel string
 		supervisor      *uuid.UUID
-		token           string
+		token, password string
 	}
 	staff := []*demo{
 		{id: demoAdminID, name: "Demo Admin", role: handlers.RoleAdmin},
@@ -49,9 +50,17 @@ func seedDemoCmd(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 	for _, d := range staff {
 		token, hash := handlers.NewToken()
+		// A fresh password on every run too: demo accounts are never
+		// guessable, even on a laptop left open.
+		d.password = strings.TrimPrefix(token, "sth_")[:16]
+		pwHash, err := handlers.HashPassword(d.password)
+		if err != nil {
+			return err
+		}
 		p := db.StaffUpsertDemoParams{
 			ID: d.id, NameEnc: kr.SealString(crypt.StaffName, d.name), Role: d.role, SupervisorID: d.supervisor,
-			Language: "en", TokenHash: hash,
+			Language: "en", TokenHash: hash, PasswordHash: &pwHash,
+			UsernameHash: handlers.UsernameIndex(kr, d.role), UsernameEnc: kr.SealString(crypt.StaffUsername, d.role),
 		}
 		if d.tel != "" {
 			p.PhoneEnc, p.PhoneHash = kr.SealString(crypt.StaffPhone, d.tel), kr.BlindIndex(d.tel)
@@ -61,7 +70,12 @@ func seedDemoCmd(ctx context.Context, cfg Config, stdout io.Writer) error {
 		}
 		d.token = token
 	}
-	fmt.Fprintf(stdout, `Demo staff (fresh tokens on every run):
+	fmt.Fprintf(stdout, `Open %s/dashboard and sign in (fresh passwords on every run):
+  username admin       password %s
+  username supervisor  password %s
+  username caseworker  password %s
+
+Demo staff for the API (fresh tokens on every run):
   admin       %s  token %s
   supervisor  %s  token %s
   caseworker  %s  token %s
@@ -95,7 +109,8 @@ A check-in call: the call appears in the outbox (channel "call"); answer it as a
 A missed call from the survivor is rejected (nobody pays) and called back once:
 
   curl -s -X POST %s/dev/voice/missed -H 'Content-Type: application/json' -d '{"from": "+919876543210"}'
-`, staff[0].id, staff[0].token, staff[1].id, staff[1].token, staff[2].id, staff[2].token,
+`, cfg.PublicURL, staff[0].password, staff[1].password, staff[2].password,
+		staff[0].id, staff[0].token, staff[1].id, staff[1].token, staff[2].id, staff[2].token,
 		staff[0].token, cfg.PublicURL, staff[2].id, cfg.PublicURL, cfg.PublicURL,
 		cfg.PublicURL, cfg.PublicURL, staff[2].token, cfg.PublicURL,
 		cfg.PublicURL, cfg.PublicURL, cfg.PublicURL, cfg.PublicURL, cfg.PublicURL)
