@@ -12,7 +12,10 @@ import (
 	"golang.org/x/text/language"
 )
 
-//go:embed ui.*.toml
+// The dashboard's words: ui.<lang>.toml, and more files of the same form
+// for parts of it (ui_<part>.<lang>.toml), all loaded together.
+//
+//go:embed ui*.toml
 var uiFiles embed.FS
 
 // UI renders the dashboard's own words (buttons, labels, headings) for
@@ -39,7 +42,8 @@ func NewUI() (*UI, error) {
 	u := &UI{localizers: map[string]*i18n.Localizer{}}
 	var english map[string]bool
 	for _, e := range names {
-		lang := strings.TrimSuffix(strings.TrimPrefix(path.Base(e.Name()), "ui."), ".toml")
+		base := strings.TrimSuffix(path.Base(e.Name()), ".toml")
+		lang := base[strings.LastIndex(base, ".")+1:]
 		if !IsSupported(lang) {
 			return nil, fmt.Errorf("ui file %s: %w %q", e.Name(), ErrUnsupportedLanguage, lang)
 		}
@@ -48,12 +52,16 @@ func NewUI() (*UI, error) {
 			return nil, fmt.Errorf("load %s: %w", e.Name(), err)
 		}
 		if lang == sourceLanguage {
-			english = map[string]bool{}
+			if english == nil {
+				english = map[string]bool{}
+			}
 			for _, m := range mf.Messages {
 				english[m.ID] = true
 			}
 		}
-		u.langs = append(u.langs, lang)
+		if !slices.Contains(u.langs, lang) {
+			u.langs = append(u.langs, lang)
+		}
 	}
 	if english == nil {
 		return nil, fmt.Errorf("ui.%s.toml: missing", sourceLanguage)
