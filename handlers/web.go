@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"path"
 	"net/url"
 	"strings"
 	"time"
@@ -90,11 +91,17 @@ func (s *Server) parsePages() (pages, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Partials (templates/_*.html) are parsed with every page.
+	partials, err := fs.Glob(templateFiles, "templates/_*.html")
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range names {
-		if strings.HasSuffix(name, "/layout.html") {
+		if strings.HasSuffix(name, "/layout.html") || strings.HasPrefix(path.Base(name), "_") {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", name)
+		files := append([]string{"templates/layout.html", name}, partials...)
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, files...)
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", name, err)
 		}
@@ -111,6 +118,21 @@ type page struct {
 	Staff     *db.Staff
 	Path      string
 	Data      any
+}
+
+// renderFragment writes one named template of a page (a part the page
+// refreshes by itself), without the layout.
+func (s *Server) renderFragment(c echo.Context, pageName, tmpl string, data any) error {
+	t, ok := s.pages[pageName]
+	if !ok {
+		return fmt.Errorf("no page %q", pageName)
+	}
+	p := page{Lang: s.pageLang(c), Data: data}
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, tmpl, p); err != nil {
+		return fmt.Errorf("render %s/%s: %w", pageName, tmpl, err)
+	}
+	return c.HTML(http.StatusOK, b.String())
 }
 
 // render writes a page. Pages may show personal data: never cached (the
@@ -228,6 +250,7 @@ func (s *Server) mountDashboard(e *echo.Echo) {
 	in := web.Group("", s.requireSignIn)
 	in.POST("/signout/everywhere", s.signoutEverywhere)
 	in.GET("/dashboard", s.dashboard)
+	in.GET("/dashboard/live/alerts", s.dashboardLive)
 	in.GET("/dashboard/alerts/:id", s.alertPage)
 	in.POST("/dashboard/alerts/:id/:action", s.alertAct)
 }

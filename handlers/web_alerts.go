@@ -61,12 +61,32 @@ func (s *Server) alertRow(a AlertJSON) alertRow {
 // they answer for (through the survivors' current assignment), urgent
 // first, each with its age and the time left before it escalates.
 func (s *Server) dashboard(c echo.Context) error {
+	rows, err := s.myAlerts(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "dashboard", rows)
+}
+
+// dashboardLive is the dashboard's list alone: the page fetches it every
+// few seconds, so a new alert appears without a reload.
+func (s *Server) dashboardLive(c echo.Context) error {
+	rows, err := s.myAlerts(c)
+	if err != nil {
+		return err
+	}
+	return s.renderFragment(c, "dashboard", "alertlist", rows)
+}
+
+// myAlerts lists the viewer's unresolved alerts, urgent first (audited:
+// the list shows each case).
+func (s *Server) myAlerts(c echo.Context) ([]alertRow, error) {
 	ctx := c.Request().Context()
 	v := viewerOf(c)
 	q := s.queries()
 	rows, err := q.AlertListScoped(ctx, db.AlertListScopedParams{ViewerRole: v.Role, ViewerID: v.ID, Lim: 200})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var out []alertRow
 	var survivors []uuid.UUID
@@ -76,7 +96,7 @@ func (s *Server) dashboard(c echo.Context) error {
 		}
 		j, err := s.alertBase(ctx, q, a)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		out = append(out, s.alertRow(j))
 		if !slices.Contains(survivors, a.SurvivorID) {
@@ -91,10 +111,10 @@ func (s *Server) dashboard(c echo.Context) error {
 	})
 	if len(survivors) > 0 {
 		if err := q.AuditLogCreateMany(ctx, db.AuditLogCreateManyParams{StaffID: &v.ID, Action: "alert.list", SurvivorIds: survivors}); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return s.render(c, http.StatusOK, "dashboard", out)
+	return out, nil
 }
 
 // alertPage shows one alert: the evidence (the survivor's words, the

@@ -242,3 +242,37 @@ func TestDashboardAlerts(t *testing.T) {
 		t.Error("another caseworker lists the alert")
 	}
 }
+
+// TestDashboardLiveList: the dashboard's list is served alone for the page
+// to refresh itself, so an alert raised while the page is open appears
+// without a reload; it needs a session like the page.
+func TestDashboardLiveList(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	cw := f.withLogin("Kiran", "caseworker", f.supervisor.ID, "kiran")
+	body := f.enrolBody("+919876543210")
+	body["caseworker_id"] = cw.ID
+	if r := f.do(http.MethodPost, "/api/v1/survivors", f.admin.Token, body); r.Code != http.StatusCreated {
+		t.Fatal(r.Code, string(r.Body))
+	}
+	if rec := f.browser().do(http.MethodGet, "/dashboard/live/alerts", nil); rec.Code != http.StatusSeeOther {
+		t.Errorf("live list without a session: %d", rec.Code)
+	}
+	b := f.browser()
+	b.signIn("kiran", "correct horse battery", "/dashboard")
+	page := b.do(http.MethodGet, "/dashboard", nil).Body.String()
+	if !strings.Contains(page, `data-live="/dashboard/live/alerts"`) || !strings.Contains(page, "/static/live.js") {
+		t.Fatal("the dashboard does not refresh its list")
+	}
+	before := b.do(http.MethodGet, "/dashboard/live/alerts", nil).Body.String()
+	if strings.Contains(before, "<html") || !strings.Contains(before, "No open alerts") {
+		t.Fatalf("live list before: %s", before)
+	}
+	f.twilio().AllowUnused()
+	f.inbound(newSID(), "+919876543210", "3")
+	f.workJobs()
+	after := b.do(http.MethodGet, "/dashboard/live/alerts", nil).Body.String()
+	if !strings.Contains(after, "Urgent") || !strings.Contains(after, "/dashboard/alerts/") {
+		t.Errorf("live list after a 3: %s", after)
+	}
+}
