@@ -7,8 +7,8 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"path"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
