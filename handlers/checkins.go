@@ -36,8 +36,6 @@ func checkinJSON(c db.Checkin) CheckinJSON {
 // at the next safe moment: now if a contact window is open (with time left),
 // otherwise when the next one opens. Never outside a window.
 func (s *Server) checkinCreate(c echo.Context) error {
-	ctx := c.Request().Context()
-	v := viewerOf(c)
 	sv, err := s.scopedSurvivor(c, s.queries())
 	if err != nil {
 		return err
@@ -48,27 +46,40 @@ func (s *Server) checkinCreate(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
+	out, err := s.requestCheckin(c, sv, in.Channel)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, out)
+}
+
+// requestCheckin asks for an ad-hoc check-in of a survivor the viewer may
+// see (the API and the dashboard both ask through it).
+func (s *Server) requestCheckin(c echo.Context, sv db.Survivor, channel string) (CheckinJSON, error) {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
+	in := struct{ Channel string }{channel}
 	if in.Channel != "sms" && in.Channel != "voice" {
-		return invalid("channel", "must be sms or voice")
+		return CheckinJSON{}, invalid("channel", "must be sms or voice")
 	}
 	if !slices.Contains(sv.Channels, in.Channel) {
-		return invalid("channel", "%s is not one of the survivor's channels", in.Channel)
+		return CheckinJSON{}, invalid("channel", "%s is not one of the survivor's channels", in.Channel)
 	}
 	consent, err := currentConsent(ctx, s.queries(), sv.ID)
 	if err != nil {
-		return err
+		return CheckinJSON{}, err
 	}
 	if !consent[in.Channel] {
-		return invalid("channel", "the survivor has not consented to %s", in.Channel)
+		return CheckinJSON{}, invalid("channel", "the survivor has not consented to %s", in.Channel)
 	}
 	windows, loc, err := s.survivorWindows(c, sv)
 	if err != nil {
-		return err
+		return CheckinJSON{}, err
 	}
 	now := s.now()
 	sendAt, ok := schedule.NextSafe(windows, loc, now)
 	if !ok {
-		return invalid("contact_windows", "the survivor has no usable contact window")
+		return CheckinJSON{}, invalid("contact_windows", "the survivor has no usable contact window")
 	}
 
 	var out CheckinJSON
@@ -106,10 +117,7 @@ func (s *Server) checkinCreate(c echo.Context) error {
 		out.SendAt = &at
 		return audit(ctx, q, v.ID, "checkin.request", &sv.ID, map[string]any{"channel": in.Channel})
 	})
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusAccepted, out)
+	return out, err
 }
 
 // cadencePut replaces a survivor's cadence. Future check-ins not yet handed

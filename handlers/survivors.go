@@ -429,19 +429,33 @@ func checkAssignable(ctx context.Context, q *db.Queries, v viewer, id uuid.UUID)
 }
 
 func (s *Server) survivorCreate(c echo.Context) error {
-	ctx := c.Request().Context()
-	v := viewerOf(c)
 	var in SurvivorInput
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	now := s.now()
-	sp, err := parseSurvivorCreate(s.Replies, in, now)
+	id, err := s.enrol(c, in)
 	if err != nil {
 		return err
 	}
-	if err := checkAssignable(ctx, s.queries(), v, sp.caseworkerID); err != nil {
+	out, err := s.loadSurvivorJSON(c.Request().Context(), s.queries(), id, true)
+	if err != nil {
 		return err
+	}
+	return c.JSON(http.StatusCreated, out)
+}
+
+// enrol validates and stores a survivor with their consent, windows and
+// cadence, for the API and the dashboard's form alike.
+func (s *Server) enrol(c echo.Context, in SurvivorInput) (uuid.UUID, error) {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
+	now := s.now()
+	sp, err := parseSurvivorCreate(s.Replies, in, now)
+	if err != nil {
+		return uuid.UUID{}, err
+	}
+	if err := checkAssignable(ctx, s.queries(), v, sp.caseworkerID); err != nil {
+		return uuid.UUID{}, err
 	}
 	var id uuid.UUID
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
@@ -487,18 +501,11 @@ func (s *Server) survivorCreate(c echo.Context) error {
 	if errors.Is(err, errPhoneTaken) {
 		// On record, and answered exactly like a malformed number.
 		if err := audit(ctx, s.queries(), v.ID, "survivor.phone_conflict", nil, nil); err != nil {
-			return err
+			return uuid.UUID{}, err
 		}
-		return errPhoneUnusable
+		return uuid.UUID{}, errPhoneUnusable
 	}
-	if err != nil {
-		return err
-	}
-	out, err := s.loadSurvivorJSON(ctx, s.queries(), id, true)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, out)
+	return id, err
 }
 
 // errPhoneTaken is a phone number another active survivor has: never

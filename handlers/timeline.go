@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -60,6 +61,19 @@ func (s *Server) timeline(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	out, err := s.survivorTimeline(ctx, q, sv)
+	if err != nil {
+		return err
+	}
+	if err := audit(ctx, q, viewerOf(c).ID, "survivor.timeline", &sv.ID, nil); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"survivor_id": sv.ID, "timeline": out})
+}
+
+// survivorTimeline is everything that happened with a survivor, in order
+// (not audited: the caller is).
+func (s *Server) survivorTimeline(ctx context.Context, q *db.Queries, sv db.Survivor) ([]TimelineEntry, error) {
 	var out []TimelineEntry
 	add := func(at time.Time, typ string, data map[string]any) {
 		out = append(out, TimelineEntry{At: at.UTC(), Type: typ, Data: data})
@@ -67,7 +81,7 @@ func (s *Server) timeline(c echo.Context) error {
 
 	checkins, err := q.CheckinListBySurvivor(ctx, sv.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	now := s.now()
 	for _, ci := range checkins {
@@ -79,11 +93,11 @@ func (s *Server) timeline(c echo.Context) error {
 	}
 	msgs, err := q.MessageListBySurvivor(ctx, sv.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	redact, err := s.duressRedactor(sv)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, m := range msgs {
 		d := map[string]any{"id": m.ID, "direction": m.Direction, "channel": m.Channel, "purpose": m.Purpose, "status": m.Status, "checkin_id": m.CheckinID, "segments": m.Segments}
@@ -93,7 +107,7 @@ func (s *Server) timeline(c echo.Context) error {
 		if m.BodyEnc != nil {
 			body, err := s.Keyring.OpenString(crypt.MessageBody, m.BodyEnc)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			d["body"] = redact(body)
 		}
@@ -101,18 +115,18 @@ func (s *Server) timeline(c echo.Context) error {
 	}
 	responses, err := q.ResponseListBySurvivor(ctx, sv.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, r := range responses {
 		d := map[string]any{"message_id": r.MessageID, "checkin_id": r.CheckinID, "intent": r.Intent}
 		if r.EvidenceEnc != nil {
 			raw, err := s.Keyring.Open(crypt.ResponseEvidence, r.EvidenceEnc)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			var ev jobs.Evidence
 			if err := json.Unmarshal(raw, &ev); err != nil {
-				return err
+				return nil, err
 			}
 			d["danger"], d["evidence"] = ev.Danger, ev.Evidence
 		}
@@ -120,28 +134,25 @@ func (s *Server) timeline(c echo.Context) error {
 	}
 	flags, err := q.RiskFlagListBySurvivor(ctx, sv.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, f := range flags {
 		add(f.CreatedAt, "flag", map[string]any{"id": f.ID, "kind": f.Kind, "severity": f.Severity, "checkin_id": f.CheckinID})
 	}
 	alerts, err := q.AlertListBySurvivor(ctx, sv.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, a := range alerts {
 		add(a.CreatedAt, "alert", map[string]any{"id": a.ID, "kind": a.Kind, "severity": a.Severity, "status": a.Status, "escalation_level": a.EscalationLevel, "acknowledged_at": a.AcknowledgedAt, "resolved_at": a.ResolvedAt})
 	}
 	consent, err := q.ConsentRecordList(ctx, sv.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, r := range consent {
 		add(r.RecordedAt, "consent", map[string]any{"action": r.Action, "channels": r.Channels, "method": r.Method, "source": r.Source, "recorded_by": r.RecordedBy, "has_note": r.NoteEnc != nil})
 	}
 	slices.SortStableFunc(out, func(a, b TimelineEntry) int { return cmp.Compare(a.At.UnixNano(), b.At.UnixNano()) })
-	if err := audit(ctx, q, viewerOf(c).ID, "survivor.timeline", &sv.ID, nil); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"survivor_id": sv.ID, "timeline": out})
+	return out, nil
 }
