@@ -68,6 +68,7 @@ type pages map[string]*template.Template
 
 func (s *Server) parsePages() (pages, error) {
 	funcs := template.FuncMap{
+		"list": func(items ...string) []string { return items },
 		// title makes a word a UI message ID: "urgent" → "Urgent".
 		"title": func(s string) string {
 			if s == "" {
@@ -252,5 +253,10 @@ func (s *Server) mountDashboard(e *echo.Echo) {
 	in.GET("/dashboard", s.dashboard)
 	in.GET("/dashboard/live/alerts", s.dashboardLive)
 	in.GET("/dashboard/alerts/:id", s.alertPage)
+	in.GET("/dashboard/survivors", s.survivorsPage)
+	in.GET("/dashboard/survivors/new", s.enrolPage, requireRole(RoleAdmin, RoleSupervisor))
+	in.POST("/dashboard/survivors", s.enrolSubmit, requireRole(RoleAdmin, RoleSupervisor))
+	in.GET("/dashboard/survivors/:id", s.survivorPage)
+	in.POST("/dashboard/survivors/:id/checkins", s.survivorCheckin)
 	in.POST("/dashboard/alerts/:id/:action", s.alertAct)
 }
