@@ -73,6 +73,9 @@ type Server struct {
 
 	// UI renders the dashboard's words; nil: no dashboard (API only).
 	UI *locales.UI
+	// RiverUI serves River's queue UI at /admin/river (admins only); nil:
+	// not mounted.
+	RiverUI http.Handler
 	// Sessions keeps dashboard sessions; nil: one in PostgreSQL, made by
 	// Handler (the composition root sets one that cleans expired rows).
 	Sessions *scs.SessionManager

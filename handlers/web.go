@@ -248,6 +248,15 @@ func (s *Server) mountDashboard(e *echo.Echo) {
 	web.POST("/signout", s.signout)
 	web.POST("/language", s.setLanguage)
 
+	// River's queue UI, for admins only, behind the same sign-in (outside
+	// the CSRF group: its own API posts JSON; the session cookie is
+	// SameSite=Lax, so no other site can post with it).
+	if s.RiverUI != nil {
+		river := e.Group("/admin/river", echo.WrapMiddleware(s.sessions.LoadAndSave), s.requireSignIn, requireRole(RoleAdmin))
+		river.Any("", echo.WrapHandler(s.RiverUI))
+		river.Any("/*", echo.WrapHandler(s.RiverUI))
+	}
+
 	in := web.Group("", s.requireSignIn)
 	in.POST("/signout/everywhere", s.signoutEverywhere)
 	in.GET("/dashboard", s.dashboard)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"riverqueue.com/riverui"
+
 	"saathi/handlers"
 )
 
@@ -274,5 +276,50 @@ func TestDashboardLiveList(t *testing.T) {
 	after := b.do(http.MethodGet, "/dashboard/live/alerts", nil).Body.String()
 	if !strings.Contains(after, "Urgent") || !strings.Contains(after, "/dashboard/alerts/") {
 		t.Errorf("live list after a 3: %s", after)
+	}
+}
+
+// TestRiverUIAdminsOnly: River's queue UI is behind the dashboard's
+// sign-in, for admins only: a caseworker gets 403, nobody signed in goes
+// to the sign-in page, never the UI.
+func TestRiverUIAdminsOnly(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	queues, err := riverui.NewHandler(&riverui.HandlerOpts{
+		Endpoints: riverui.NewEndpoints(f.server.River, nil), Logger: quietLogger(), Prefix: "/admin/river", JobListHideArgsByDefault: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := queues.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.server.RiverUI = queues
+	f.echo = f.server.Handler()
+	f.withLogin("Asha", "admin", "", "asha")
+	f.withLogin("Kiran", "caseworker", "", "kiran")
+
+	for _, p := range []string{"/admin/river", "/admin/river/", "/admin/river/api/jobs?state=running"} {
+		rec := f.browser().do(http.MethodGet, p, nil)
+		if rec.Code != http.StatusSeeOther || !strings.HasPrefix(rec.Header().Get("Location"), "/signin?next=") {
+			t.Errorf("%s without a session: %d %s", p, rec.Code, rec.Header().Get("Location"))
+		}
+	}
+	cw := f.browser()
+	cw.signIn("kiran", "correct horse battery", "/dashboard")
+	for _, p := range []string{"/admin/river/", "/admin/river/api/jobs?state=running"} {
+		if rec := cw.do(http.MethodGet, p, nil); rec.Code != http.StatusForbidden || strings.Contains(rec.Body.String(), "River") {
+			t.Errorf("%s for a caseworker: %d", p, rec.Code)
+		}
+	}
+	admin := f.browser()
+	admin.signIn("asha", "correct horse battery", "/admin/river/")
+	if rec := admin.do(http.MethodGet, "/admin/river/", nil); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "<html") {
+		t.Errorf("the UI for an admin: %d", rec.Code)
+	}
+	if rec := admin.do(http.MethodGet, "/admin/river/api/jobs?state=available", nil); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"data"`) {
+		t.Errorf("the UI's API for an admin: %d %s", rec.Code, rec.Body)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"riverqueue.com/riverui"
 
 	"saathi/db"
 	"saathi/handlers"
@@ -160,8 +161,18 @@ func (m *Main) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("dashboard texts: %w", err)
 		}
+		queues, err := riverui.NewHandler(&riverui.HandlerOpts{
+			Endpoints: riverui.NewEndpoints(m.river, nil), Logger: m.Logger.With("component", "riverui"),
+			Prefix: "/admin/river", JobListHideArgsByDefault: true,
+		})
+		if err != nil {
+			return fmt.Errorf("river UI: %w", err)
+		}
+		if err := queues.Start(runCtx); err != nil {
+			return fmt.Errorf("river UI: %w", err)
+		}
 		srv := &handlers.Server{
-			Voice: voice, Flow: flow, VoiceInbound: m.Config.VoiceInbound, UI: ui,
+			Voice: voice, Flow: flow, VoiceInbound: m.Config.VoiceInbound, UI: ui, RiverUI: queues,
 			Pool: m.pool, River: m.river, Keyring: keyring, Catalog: catalog, Replies: parser,
 			Logger: m.Logger, PublicURL: m.Config.PublicURL, DevProvider: m.Config.Provider == "dev",
 			TwilioAuthToken: m.Config.TwilioAuthToken, NowFunc: m.NowFunc, Spool: spool,
