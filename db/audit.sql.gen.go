@@ -8,6 +8,7 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -48,4 +49,56 @@ type AuditLogCreateManyParams struct {
 func (q *Queries) AuditLogCreateMany(ctx context.Context, arg AuditLogCreateManyParams) error {
 	_, err := q.db.Exec(ctx, auditLogCreateMany, arg.StaffID, arg.Action, arg.SurvivorIds)
 	return err
+}
+
+const auditLogPage = `-- name: AuditLogPage :many
+SELECT a.id, a.staff_id, a.action, a.survivor_id, a.detail, a.created_at, s.case_code
+FROM audit_log a LEFT JOIN survivors s ON s.id = a.survivor_id
+WHERE ($1::bigint IS NULL OR a.id < $1::bigint)
+ORDER BY a.id DESC
+LIMIT $2
+`
+
+type AuditLogPageParams struct {
+	Before *int64
+	Lim    int32
+}
+
+type AuditLogPageRow struct {
+	ID         int64
+	StaffID    *uuid.UUID
+	Action     string
+	SurvivorID *uuid.UUID
+	Detail     json.RawMessage
+	CreatedAt  time.Time
+	CaseCode   *string
+}
+
+// AuditLogPage lists the audit log newest first, before an ID (paging).
+func (q *Queries) AuditLogPage(ctx context.Context, arg AuditLogPageParams) ([]AuditLogPageRow, error) {
+	rows, err := q.db.Query(ctx, auditLogPage, arg.Before, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AuditLogPageRow{}
+	for rows.Next() {
+		var i AuditLogPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.StaffID,
+			&i.Action,
+			&i.SurvivorID,
+			&i.Detail,
+			&i.CreatedAt,
+			&i.CaseCode,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -302,6 +302,45 @@ func (q *Queries) StaffList(ctx context.Context) ([]Staff, error) {
 	return items, nil
 }
 
+const staffListAll = `-- name: StaffListAll :many
+SELECT id, name_enc, role, supervisor_id, language, phone_enc, phone_hash, token_hash, created_at, deactivated_at, username_hash, username_enc, password_hash, session_generation FROM staff ORDER BY deactivated_at NULLS FIRST, created_at, id
+`
+
+func (q *Queries) StaffListAll(ctx context.Context) ([]Staff, error) {
+	rows, err := q.db.Query(ctx, staffListAll)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Staff{}
+	for rows.Next() {
+		var i Staff
+		if err := rows.Scan(
+			&i.ID,
+			&i.NameEnc,
+			&i.Role,
+			&i.SupervisorID,
+			&i.Language,
+			&i.PhoneEnc,
+			&i.PhoneHash,
+			&i.TokenHash,
+			&i.CreatedAt,
+			&i.DeactivatedAt,
+			&i.UsernameHash,
+			&i.UsernameEnc,
+			&i.PasswordHash,
+			&i.SessionGeneration,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const staffSetPassword = `-- name: StaffSetPassword :execrows
 UPDATE staff SET password_hash = $1, session_generation = session_generation + 1
 WHERE id = $2 AND deactivated_at IS NULL

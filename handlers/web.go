@@ -267,5 +267,9 @@ func (s *Server) mountDashboard(e *echo.Echo) {
 	in.POST("/dashboard/survivors", s.enrolSubmit, requireRole(RoleAdmin, RoleSupervisor))
 	in.GET("/dashboard/survivors/:id", s.survivorPage)
 	in.POST("/dashboard/survivors/:id/checkins", s.survivorCheckin)
+	in.GET("/dashboard/staff", s.staffPage, requireRole(RoleAdmin, RoleSupervisor))
+	in.POST("/dashboard/staff", s.staffAdd, requireRole(RoleAdmin))
+	in.POST("/dashboard/staff/:id/:action", s.staffAct, requireRole(RoleAdmin))
+	in.GET("/dashboard/audit", s.auditPage, requireRole(RoleAdmin))
 	in.POST("/dashboard/alerts/:id/:action", s.alertAct)
 }

@@ -323,3 +323,74 @@ func TestRiverUIAdminsOnly(t *testing.T) {
 		t.Errorf("the UI's API for an admin: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// TestStaffPage: an admin adds a staff member (their API token shown
+// once), resets a password (ending that member's sessions) and
+// deactivates them (their session stops at once); a supervisor sees the
+// list without the actions; every action is audited and the audit log is
+// an admin's to read.
+func TestStaffPage(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.withLogin("Asha", "admin", "", "asha")
+	f.withLogin("Sunita", "supervisor", "", "sunita")
+	admin := f.browser()
+	admin.signIn("asha", "correct horse battery", "/dashboard/staff")
+	admin.do(http.MethodGet, "/dashboard/staff", nil)
+	rec := admin.post("/dashboard/staff", url.Values{"name": {"Ravi"}, "role": {"caseworker"}, "username": {"ravi"}, "password": {"ravi's long password"}, "language": {"hi"}})
+	if rec.Code != http.StatusOK || !regexp.MustCompile(`<code>sth_[A-Za-z0-9_-]+</code>`).MatchString(rec.Body.String()) {
+		t.Fatalf("add staff: %d", rec.Code)
+	}
+	if rec := admin.post("/dashboard/staff", url.Values{"name": {"Short"}, "role": {"caseworker"}, "username": {"short"}, "password": {"too short"}}); rec.Header().Get("Location") != "/dashboard/staff?error=password" {
+		t.Errorf("a short password: %d %s", rec.Code, rec.Header().Get("Location"))
+	}
+	var ravi string
+	if err := f.pool.QueryRow(context.Background(), "SELECT id FROM staff WHERE username_hash IS NOT NULL AND role = 'caseworker'").Scan(&ravi); err != nil {
+		t.Fatal(err)
+	}
+	phone := f.browser()
+	phone.signIn("ravi", "ravi's long password", "/dashboard")
+	if rec := phone.do(http.MethodGet, "/dashboard", nil); rec.Code != http.StatusOK {
+		t.Fatalf("ravi signs in: %d", rec.Code)
+	}
+	admin.do(http.MethodGet, "/dashboard/staff", nil)
+	if rec := admin.post("/dashboard/staff/"+ravi+"/password", url.Values{"password": {"a brand new passphrase"}}); rec.Header().Get("Location") != "/dashboard/staff?done=password" {
+		t.Fatalf("reset password: %s", rec.Header().Get("Location"))
+	}
+	if rec := phone.do(http.MethodGet, "/dashboard", nil); rec.Code != http.StatusSeeOther {
+		t.Errorf("ravi's session survived the password reset: %d", rec.Code)
+	}
+	if rec := f.browser().signIn("ravi", "a brand new passphrase", "/dashboard"); rec.Header().Get("Location") != "/dashboard" {
+		t.Errorf("the new password does not sign in: %d", rec.Code)
+	}
+	phone.signIn("ravi", "a brand new passphrase", "/dashboard")
+	admin.do(http.MethodGet, "/dashboard/staff", nil)
+	if rec := admin.post("/dashboard/staff/"+ravi+"/deactivate", nil); rec.Header().Get("Location") != "/dashboard/staff?done=deactivate" {
+		t.Fatalf("deactivate: %s", rec.Header().Get("Location"))
+	}
+	if rec := phone.do(http.MethodGet, "/dashboard", nil); rec.Code != http.StatusSeeOther {
+		t.Errorf("a deactivated member's session still works: %d", rec.Code)
+	}
+	for _, action := range []string{"staff.create", "staff.password.reset", "staff.deactivate"} {
+		if n := f.count("SELECT count(*) FROM audit_log WHERE action = $1 AND detail->>'staff_id' = $2", action, ravi); n != 1 {
+			t.Errorf("%s audited %d times", action, n)
+		}
+	}
+	logPage := admin.do(http.MethodGet, "/dashboard/audit", nil)
+	if logPage.Code != http.StatusOK || !strings.Contains(logPage.Body.String(), "staff.deactivate") {
+		t.Errorf("audit log for an admin: %d", logPage.Code)
+	}
+
+	sup := f.browser()
+	sup.signIn("sunita", "correct horse battery", "/dashboard/staff")
+	list := sup.do(http.MethodGet, "/dashboard/staff", nil)
+	if list.Code != http.StatusOK || strings.Contains(list.Body.String(), "/deactivate") || !strings.Contains(list.Body.String(), "Ravi") {
+		t.Errorf("staff list for a supervisor: %d", list.Code)
+	}
+	if rec := sup.post("/dashboard/staff/"+ravi+"/password", url.Values{"password": {"supervisor tries this"}}); rec.Code != http.StatusForbidden {
+		t.Errorf("a supervisor resets a password: %d", rec.Code)
+	}
+	if rec := sup.do(http.MethodGet, "/dashboard/audit", nil); rec.Code != http.StatusForbidden {
+		t.Errorf("a supervisor reads the audit log: %d", rec.Code)
+	}
+}

@@ -57,3 +57,6 @@ UPDATE staff SET session_generation = session_generation + 1 WHERE id = @id;
 
 -- name: SessionDeleteExpired :execrows
 DELETE FROM sessions WHERE expiry < @now;
+
+-- name: StaffListAll :many
+SELECT * FROM staff ORDER BY deactivated_at NULLS FIRST, created_at, id;
