@@ -69,6 +69,7 @@ type pages map[string]*template.Template
 func (s *Server) parsePages() (pages, error) {
 	funcs := template.FuncMap{
 		"list": func(items ...string) []string { return items },
+		"add":  func(a, b int) int { return a + b },
 		// title makes a word a UI message ID: "urgent" → "Urgent".
 		"title": func(s string) string {
 			if s == "" {
@@ -271,5 +272,7 @@ func (s *Server) mountDashboard(e *echo.Echo) {
 	in.POST("/dashboard/staff", s.staffAdd, requireRole(RoleAdmin))
 	in.POST("/dashboard/staff/:id/:action", s.staffAct, requireRole(RoleAdmin))
 	in.GET("/dashboard/audit", s.auditPage, requireRole(RoleAdmin))
+	in.GET("/dashboard/reports", s.reportsPage, requireRole(RoleAdmin, RoleSupervisor))
+	in.GET("/dashboard/reports.csv", s.reportsCSV, requireRole(RoleAdmin, RoleSupervisor))
 	in.POST("/dashboard/alerts/:id/:action", s.alertAct)
 }

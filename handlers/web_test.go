@@ -2,12 +2,14 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"riverqueue.com/riverui"
 
@@ -392,5 +394,59 @@ func TestStaffPage(t *testing.T) {
 	}
 	if rec := sup.do(http.MethodGet, "/dashboard/audit", nil); rec.Code != http.StatusForbidden {
 		t.Errorf("a supervisor reads the audit log: %d", rec.Code)
+	}
+}
+
+// TestReportSuppression: the programme report counts check-ins per week
+// and team; a cell built from fewer than 5 people shows "<5", on the page
+// and in the CSV alike, and nothing personal appears.
+func TestReportSuppression(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.withLogin("Asha", "admin", "", "asha")
+	for i := range 6 { // the supervisor's team: 6 people
+		f.enrol(fmt.Sprintf("+91987654320%d", i))
+	}
+	for i := range 2 { // another caseworker, no team: 2 people
+		body := f.enrolBody(fmt.Sprintf("+91987654330%d", i))
+		body["caseworker_id"] = f.otherCaseworker.ID
+		if r := f.do(http.MethodPost, "/api/v1/survivors", f.admin.Token, body); r.Code != http.StatusCreated {
+			t.Fatal(r.Code, string(r.Body))
+		}
+	}
+	// Each person's first check-in went out yesterday and was answered.
+	if _, err := f.pool.Exec(context.Background(), `
+		UPDATE checkins SET channel = 'sms', sent_at = $1, state = 'answered' WHERE seq = 1`, f.now.Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	b := f.browser()
+	b.signIn("asha", "correct horse battery", "/dashboard/reports")
+	page := b.do(http.MethodGet, "/dashboard/reports", nil).Body.String()
+	team := regexp.MustCompile(`<td>Sunita Supervisor</td><td>sms</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)%</td>`).FindStringSubmatch(page)
+	if team == nil || team[1] != "6" || team[2] != "6" {
+		t.Errorf("the team's row (6 people) is not shown in full: %v", team)
+	}
+	if !strings.Contains(page, "<td>—</td><td>sms</td><td>&lt;5</td><td>&lt;5</td><td>&lt;5</td>") {
+		t.Errorf("the row of 2 people is not suppressed:\n%s", page)
+	}
+	if !strings.Contains(page, "<svg") {
+		t.Error("no chart")
+	}
+	rec := b.do(http.MethodGet, "/dashboard/reports.csv", nil)
+	csvText := rec.Body.String()
+	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") ||
+		!strings.Contains(csvText, "checkins,") || !strings.Contains(csvText, ",—,sms,<5,<5,<5") || !strings.Contains(csvText, "Sunita Supervisor,sms,6,6,") {
+		t.Errorf("CSV: %d\n%s", rec.Code, csvText)
+	}
+	for _, personal := range []string{"CHD-0042", "9876543", "mango"} {
+		if strings.Contains(page, personal) || strings.Contains(csvText, personal) {
+			t.Errorf("the report shows %q", personal)
+		}
+	}
+	f.withLogin("Kiran", "caseworker", "", "kiran")
+	k := f.browser()
+	k.signIn("kiran", "correct horse battery", "/dashboard")
+	if rec := k.do(http.MethodGet, "/dashboard/reports", nil); rec.Code != http.StatusForbidden {
+		t.Errorf("a caseworker reads the report: %d", rec.Code)
 	}
 }
