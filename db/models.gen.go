@@ -57,6 +57,14 @@ type Cadence struct {
 	UpdatedAt  time.Time
 }
 
+type CadenceTemplate struct {
+	ID        uuid.UUID
+	Name      string
+	Phases    json.RawMessage
+	CreatedBy *uuid.UUID
+	CreatedAt time.Time
+}
+
 type Checkin struct {
 	ID               uuid.UUID
 	SurvivorID       uuid.UUID

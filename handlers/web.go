@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,6 +71,7 @@ func (s *Server) parsePages() (pages, error) {
 	funcs := template.FuncMap{
 		"list": func(items ...string) []string { return items },
 		"add":  func(a, b int) int { return a + b },
+		"atoi": func(s string) int { n, _ := strconv.Atoi(s); return n },
 		// title makes a word a UI message ID: "urgent" → "Urgent".
 		"title": func(s string) string {
 			if s == "" {
@@ -273,6 +275,9 @@ func (s *Server) mountDashboard(e *echo.Echo) {
 	in.POST("/dashboard/staff/:id/:action", s.staffAct, requireRole(RoleAdmin))
 	in.GET("/dashboard/audit", s.auditPage, requireRole(RoleAdmin))
 	in.GET("/dashboard/reports", s.reportsPage, requireRole(RoleAdmin, RoleSupervisor))
+	in.GET("/dashboard/cadences", s.cadencesPage, requireRole(RoleAdmin))
+	in.POST("/dashboard/cadences", s.cadenceTemplateCreate, requireRole(RoleAdmin))
+	in.POST("/dashboard/cadences/:id/apply", s.cadenceTemplateApply, requireRole(RoleAdmin))
 	in.GET("/dashboard/reports.csv", s.reportsCSV, requireRole(RoleAdmin, RoleSupervisor))
 	in.POST("/dashboard/alerts/:id/:action", s.alertAct)
 }

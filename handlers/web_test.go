@@ -450,3 +450,39 @@ func TestReportSuppression(t *testing.T) {
 		t.Errorf("a caseworker reads the report: %d", rec.Code)
 	}
 }
+
+// TestCadenceTemplates: an admin saves a named cadence and applies it to
+// several survivors at once: each one's future check-ins are replaced,
+// none duplicated, each change audited; a bad cadence is refused.
+func TestCadenceTemplates(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.withLogin("Asha", "admin", "", "asha")
+	a, b := f.enrol("+919876543210"), f.enrol("+919876543211")
+	admin := f.browser()
+	admin.signIn("asha", "correct horse battery", "/dashboard/cadences")
+	admin.do(http.MethodGet, "/dashboard/cadences", nil)
+	if rec := admin.post("/dashboard/cadences", url.Values{"name": {"Bad"}, "every_0": {"0"}, "times_0": {"3"}}); rec.Header().Get("Location") != "/dashboard/cadences?error=phases" {
+		t.Errorf("a bad cadence: %s", rec.Header().Get("Location"))
+	}
+	if rec := admin.post("/dashboard/cadences", url.Values{"name": {"Fortnightly"}, "every_0": {"14"}, "times_0": {"6"}}); rec.Header().Get("Location") != "/dashboard/cadences?done=created" {
+		t.Fatalf("save: %s", rec.Header().Get("Location"))
+	}
+	var id string
+	if err := f.pool.QueryRow(context.Background(), "SELECT id FROM cadence_templates WHERE name = 'Fortnightly'").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	admin.do(http.MethodGet, "/dashboard/cadences", nil)
+	rec := admin.post("/dashboard/cadences/"+id+"/apply", url.Values{"survivor": {a, b}})
+	if rec.Header().Get("Location") != "/dashboard/cadences?done=2" {
+		t.Fatalf("apply: %d %s", rec.Code, rec.Header().Get("Location"))
+	}
+	for _, sv := range []string{a, b} {
+		if n := f.count("SELECT count(*) FROM checkins WHERE survivor_id = $1 AND state = 'scheduled'", sv); n != 6 {
+			t.Errorf("scheduled check-ins after applying: %d, want the template's 6", n)
+		}
+		if n := f.count("SELECT count(*) FROM audit_log WHERE action = 'cadence.update' AND survivor_id = $1 AND detail->>'template' = $2", sv, id); n != 1 {
+			t.Error("applying the template is not audited")
+		}
+	}
+}
