@@ -172,6 +172,9 @@ func (s *Server) Handler() *echo.Echo {
 	if s.UI != nil {
 		s.mountDashboard(e)
 	}
+	if s.DevProvider && s.UI != nil {
+		s.mountSimulator(e)
+	}
 
 	if s.DevProvider {
 		e.GET("/dev/outbox", s.devOutbox)
