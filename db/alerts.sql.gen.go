@@ -600,6 +600,63 @@ func (q *Queries) AlertListUnresolvedForCaseworker(ctx context.Context, casework
 	return items, nil
 }
 
+const alertListUnresolvedScoped = `-- name: AlertListUnresolvedScoped :many
+SELECT a.id, a.flag_id, a.survivor_id, a.caseworker_id, a.severity, a.status, a.ack_code, a.escalation_level, a.sla_due_at, a.acknowledged_by, a.acknowledged_at, a.resolved_by, a.resolved_at, a.resolution_enc, a.created_at, a.kind FROM alerts a JOIN survivors s ON s.id = a.survivor_id
+WHERE a.status IN ('open', 'acknowledged')
+  AND ($1::text = 'admin'
+       OR s.caseworker_id = $2::uuid
+       OR ($1::text = 'supervisor'
+           AND s.caseworker_id IN (SELECT t.id FROM staff t WHERE t.supervisor_id = $2::uuid)))
+ORDER BY CASE a.severity WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, a.created_at, a.id
+LIMIT $3
+`
+
+type AlertListUnresolvedScopedParams struct {
+	ViewerRole string
+	ViewerID   uuid.UUID
+	Lim        int32
+}
+
+// The dashboard's list: every open or acknowledged alert the viewer may
+// see, most severe and oldest first, so no number of resolved ones can
+// push an open one off the page.
+func (q *Queries) AlertListUnresolvedScoped(ctx context.Context, arg AlertListUnresolvedScopedParams) ([]Alert, error) {
+	rows, err := q.db.Query(ctx, alertListUnresolvedScoped, arg.ViewerRole, arg.ViewerID, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Alert{}
+	for rows.Next() {
+		var i Alert
+		if err := rows.Scan(
+			&i.ID,
+			&i.FlagID,
+			&i.SurvivorID,
+			&i.CaseworkerID,
+			&i.Severity,
+			&i.Status,
+			&i.AckCode,
+			&i.EscalationLevel,
+			&i.SlaDueAt,
+			&i.AcknowledgedBy,
+			&i.AcknowledgedAt,
+			&i.ResolvedBy,
+			&i.ResolvedAt,
+			&i.ResolutionEnc,
+			&i.CreatedAt,
+			&i.Kind,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const alertResolve = `-- name: AlertResolve :one
 UPDATE alerts SET status = 'resolved', resolved_by = $1, resolved_at = $2,
     resolution_enc = $3,

@@ -124,7 +124,6 @@ func (s *Server) requestCheckin(c echo.Context, sv db.Survivor, channel string) 
 // to the sender are replaced; sent and in-flight ones are untouched.
 func (s *Server) cadencePut(c echo.Context) error {
 	ctx := c.Request().Context()
-	v := viewerOf(c)
 	sv, err := s.scopedSurvivor(c, s.queries())
 	if err != nil {
 		return err
@@ -133,21 +132,7 @@ func (s *Server) cadencePut(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	cad, err := parseCadence(&in)
-	if err != nil {
-		return err
-	}
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		q := db.New(tx)
-		if _, err := q.SurvivorGetForUpdate(ctx, sv.ID); err != nil {
-			return err
-		}
-		if err := replaceCadence(ctx, q, sv.ID, cad, s.now(), &v.ID); err != nil {
-			return err
-		}
-		return audit(ctx, q, v.ID, "cadence.update", &sv.ID, nil)
-	})
-	if err != nil {
+	if err := s.setCadence(c, sv, in); err != nil {
 		return err
 	}
 	out, err := s.loadSurvivorJSON(ctx, s.queries(), sv.ID, true)
@@ -155,6 +140,31 @@ func (s *Server) cadencePut(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"cadence": out.Cadence, "next_checkin_due": out.NextCheckinDue})
+}
+
+// setCadence replaces a survivor's cadence for the API and the dashboard
+// alike.
+func (s *Server) setCadence(c echo.Context, sv db.Survivor, in CadenceJSON) error {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
+	cad, err := parseCadence(&in)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		cur, err := q.SurvivorGetForUpdate(ctx, sv.ID)
+		if err != nil {
+			return db.NotFound(err)
+		}
+		if cur.Status != "active" {
+			return errNotFound // erased meanwhile
+		}
+		if err := replaceCadence(ctx, q, sv.ID, cad, s.now(), &v.ID); err != nil {
+			return err
+		}
+		return audit(ctx, q, v.ID, "cadence.update", &sv.ID, nil)
+	})
 }
 
 func (s *Server) survivorWindows(c echo.Context, sv db.Survivor) ([]schedule.ContactWindow, *time.Location, error) {

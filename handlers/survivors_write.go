@@ -18,8 +18,6 @@ import (
 // survivorPatch changes the fields present in the body. Consent has its own
 // route (an append-only history); the cadence has its own too.
 func (s *Server) survivorPatch(c echo.Context) error {
-	ctx := c.Request().Context()
-	v := viewerOf(c)
 	q := s.queries()
 	sv, err := s.scopedSurvivor(c, q)
 	if err != nil {
@@ -29,6 +27,23 @@ func (s *Server) survivorPatch(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
+	if err := s.updateSurvivor(c, sv, in); err != nil {
+		return err
+	}
+	out, err := s.loadSurvivorJSON(c.Request().Context(), q, sv.ID, true)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// updateSurvivor changes the fields present in "in" for the API and the
+// dashboard alike, each checked as at enrolment, in one transaction,
+// audited by field name.
+func (s *Server) updateSurvivor(c echo.Context, sv db.Survivor, in SurvivorInput) error {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
+	q := s.queries()
 	if in.Consent != nil {
 		return invalid("consent", "record consent with POST /api/v1/survivors/{id}/consent")
 	}
@@ -176,14 +191,7 @@ func (s *Server) survivorPatch(c echo.Context) error {
 		}
 		return errPhoneUnusable
 	}
-	if err != nil {
-		return err
-	}
-	out, err := s.loadSurvivorJSON(ctx, q, sv.ID, true)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
+	return err
 }
 
 // survivorDelete erases a survivor's personal data on request: phone,
@@ -191,14 +199,22 @@ func (s *Server) survivorPatch(c echo.Context) error {
 // the rows stay, anonymous, so counts and reports still add up. Pending
 // check-ins are cancelled.
 func (s *Server) survivorDelete(c echo.Context) error {
-	ctx := c.Request().Context()
-	v := viewerOf(c)
 	sv, err := s.scopedSurvivor(c, s.queries())
 	if err != nil {
 		return err
 	}
+	if err := s.eraseSurvivor(c, sv); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// eraseSurvivor erases for the API and the dashboard alike.
+func (s *Server) eraseSurvivor(c echo.Context, sv db.Survivor) error {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
 	now := s.now()
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
 		if _, err := q.SurvivorGetForUpdate(ctx, sv.ID); err != nil {
 			return db.NotFound(err)
@@ -239,18 +255,12 @@ func (s *Server) survivorDelete(c echo.Context) error {
 		}
 		return audit(ctx, q, v.ID, "survivor.erase", &sv.ID, nil)
 	})
-	if err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
 }
 
 // consentCreate appends to the consent history: consent is never edited,
 // only given or withdrawn again, and each record takes effect in order
 // (see checkConsentChange for what staff may not do).
 func (s *Server) consentCreate(c echo.Context) error {
-	ctx := c.Request().Context()
-	v := viewerOf(c)
 	sv, err := s.scopedSurvivor(c, s.queries())
 	if err != nil {
 		return err
@@ -259,12 +269,27 @@ func (s *Server) consentCreate(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
+	if err := s.recordConsent(c, sv, in); err != nil {
+		return err
+	}
+	out, err := s.loadSurvivorJSON(c.Request().Context(), s.queries(), sv.ID, true)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"consent": out.Consent, "consent_history": out.ConsentHistory})
+}
+
+// recordConsent appends one staff consent record, for the API and the
+// dashboard alike.
+func (s *Server) recordConsent(c echo.Context, sv db.Survivor, in ConsentInput) error {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
 	now := s.now()
 	sp, err := parseConsent("", &in, sv.Channels, now, true)
 	if err != nil {
 		return err
 	}
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
 		// Every consent change locks the survivor first, so a STOP and a
 		// staff member's record never interleave unseen.
@@ -303,14 +328,6 @@ func (s *Server) consentCreate(c echo.Context) error {
 		})
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	out, err := s.loadSurvivorJSON(ctx, s.queries(), sv.ID, true)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, map[string]any{"consent": out.Consent, "consent_history": out.ConsentHistory})
 }
 
 // sameStaff reports whether two optional staff IDs are the same.

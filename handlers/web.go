@@ -69,16 +69,10 @@ type pages map[string]*template.Template
 
 func (s *Server) parsePages() (pages, error) {
 	funcs := template.FuncMap{
-		"list": func(items ...string) []string { return items },
-		"add":  func(a, b int) int { return a + b },
-		"atoi": func(s string) int { n, _ := strconv.Atoi(s); return n },
-		// title makes a word a UI message ID: "urgent" → "Urgent".
-		"title": func(s string) string {
-			if s == "" {
-				return s
-			}
-			return strings.ToUpper(s[:1]) + s[1:]
-		},
+		"list":  func(items ...string) []string { return items },
+		"add":   func(a, b int) int { return a + b },
+		"atoi":  func(s string) int { n, _ := strconv.Atoi(s); return n },
+		"title": title,
 		"t": func(lang, id string, kv ...any) string {
 			var data map[string]any
 			if len(kv) > 0 {
@@ -132,6 +126,8 @@ func (s *Server) renderFragment(c echo.Context, pageName, tmpl string, data any)
 		return fmt.Errorf("no page %q", pageName)
 	}
 	p := page{Lang: s.pageLang(c), Data: data}
+	// A form in the part needs the token like the page's.
+	p.CSRF, _ = c.Get(middleware.DefaultCSRFConfig.ContextKey).(string)
 	var b strings.Builder
 	if err := t.ExecuteTemplate(&b, tmpl, p); err != nil {
 		return fmt.Errorf("render %s/%s: %w", pageName, tmpl, err)
@@ -270,6 +266,10 @@ func (s *Server) mountDashboard(e *echo.Echo) {
 	in.POST("/dashboard/survivors", s.enrolSubmit, requireRole(RoleAdmin, RoleSupervisor))
 	in.GET("/dashboard/survivors/:id", s.survivorPage)
 	in.POST("/dashboard/survivors/:id/checkins", s.survivorCheckin)
+	in.POST("/dashboard/survivors/:id/reveal", s.revealPhone)
+	in.POST("/dashboard/survivors/:id/change/:form", s.survivorForm)
+	in.GET("/dashboard/survivors/:id/erase", s.erasePage, requireRole(RoleAdmin))
+	in.POST("/dashboard/survivors/:id/erase", s.eraseSubmit, requireRole(RoleAdmin))
 	in.GET("/dashboard/staff", s.staffPage, requireRole(RoleAdmin, RoleSupervisor))
 	in.POST("/dashboard/staff", s.staffAdd, requireRole(RoleAdmin))
 	in.POST("/dashboard/staff/:id/:action", s.staffAct, requireRole(RoleAdmin))

@@ -3,7 +3,6 @@ package handlers
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -48,38 +47,18 @@ func (s *Server) survivorsPage(c echo.Context) error {
 			return err
 		}
 	}
-	return s.render(c, http.StatusOK, "survivors", map[string]any{"Survivors": out, "CanEnrol": v.Role != RoleCaseworker})
+	return s.render(c, http.StatusOK, "survivors", map[string]any{"Survivors": out, "CanEnrol": v.Role != RoleCaseworker, "Flash": c.QueryParam("done")})
 }
 
 // survivorPage shows one survivor: their details, consent, and the whole
-// timeline; a check-in can be asked for from here. Audited as a read.
+// timeline; check-ins are asked for and details changed from here.
+// Audited as a read.
 func (s *Server) survivorPage(c echo.Context) error {
-	ctx := c.Request().Context()
-	q := s.queries()
-	sv, err := s.scopedSurvivor(c, q)
+	sv, err := s.scopedSurvivor(c, s.queries())
 	if err != nil {
 		return err
 	}
-	out, err := s.loadSurvivorJSON(ctx, q, sv.ID, true)
-	if err != nil {
-		return err
-	}
-	tl, err := s.survivorTimeline(ctx, q, sv)
-	if err != nil {
-		return err
-	}
-	slices.Reverse(tl) // newest first on a page
-	if err := audit(ctx, q, viewerOf(c).ID, "survivor.read", &sv.ID, map[string]any{"via": "dashboard"}); err != nil {
-		return err
-	}
-	next := ""
-	if out.NextCheckinDue != nil {
-		// In the survivor's own time: the windows are theirs.
-		next = out.NextCheckinDue.In(mustLocation(sv.Timezone)).Format("Mon 02 Jan 15:04 MST")
-	}
-	return s.render(c, http.StatusOK, "survivor", map[string]any{
-		"Survivor": out, "Timeline": tl, "Flash": c.QueryParam("done"), "Error": c.QueryParam("error"), "Next": next,
-	})
+	return s.renderSurvivor(c, sv, http.StatusOK, "", nil)
 }
 
 // survivorCheckin asks for an ad-hoc check-in from the survivor's page.

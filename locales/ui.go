@@ -92,3 +92,10 @@ func (u *UI) T(lang, id string, data map[string]any) string {
 	}
 	return text
 }
+
+// Has reports whether the English UI files define id (every other
+// language falls back to them).
+func (u *UI) Has(id string) bool {
+	_, err := u.localizers[sourceLanguage].Localize(&i18n.LocalizeConfig{MessageID: id})
+	return err == nil
+}

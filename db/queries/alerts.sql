@@ -39,6 +39,19 @@ WHERE (sqlc.narg(status)::text IS NULL OR a.status = sqlc.narg(status)::text)
 ORDER BY a.created_at DESC, a.id
 LIMIT @lim;
 
+-- name: AlertListUnresolvedScoped :many
+-- The dashboard's list: every open or acknowledged alert the viewer may
+-- see, most severe and oldest first, so no number of resolved ones can
+-- push an open one off the page.
+SELECT a.* FROM alerts a JOIN survivors s ON s.id = a.survivor_id
+WHERE a.status IN ('open', 'acknowledged')
+  AND (@viewer_role::text = 'admin'
+       OR s.caseworker_id = @viewer_id::uuid
+       OR (@viewer_role::text = 'supervisor'
+           AND s.caseworker_id IN (SELECT t.id FROM staff t WHERE t.supervisor_id = @viewer_id::uuid)))
+ORDER BY CASE a.severity WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, a.created_at, a.id
+LIMIT @lim;
+
 -- name: AlertAcknowledge :one
 UPDATE alerts SET status = 'acknowledged', acknowledged_by = @staff_id, acknowledged_at = @now
 WHERE id = @id AND status = 'open'
