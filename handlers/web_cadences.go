@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,17 +18,30 @@ import (
 func (s *Server) cadencesPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	q := s.queries()
-	templates, err := q.CadenceTemplateList(ctx)
+	rows, err := q.CadenceTemplateList(ctx)
 	if err != nil {
 		return err
+	}
+	type templateView struct {
+		ID     uuid.UUID
+		Name   string
+		Phases []PhaseJSON
+	}
+	templates := make([]templateView, 0, len(rows))
+	for _, t := range rows {
+		tv := templateView{ID: t.ID, Name: t.Name}
+		if err := json.Unmarshal(t.Phases, &tv.Phases); err != nil {
+			return err
+		}
+		templates = append(templates, tv)
 	}
 	v := viewerOf(c)
-	rows, err := q.SurvivorListScoped(ctx, db.SurvivorListScopedParams{ViewerRole: v.Role, ViewerID: v.ID, Lim: 500})
+	list, err := q.SurvivorListScoped(ctx, db.SurvivorListScopedParams{ViewerRole: v.Role, ViewerID: v.ID, Lim: 500})
 	if err != nil {
 		return err
 	}
-	survivors := make([]SurvivorJSON, 0, len(rows))
-	for _, r := range rows {
+	survivors := make([]SurvivorJSON, 0, len(list))
+	for _, r := range list {
 		j, err := s.survivorBase(r)
 		if err != nil {
 			return err
@@ -132,11 +144,8 @@ func (s *Server) cadenceTemplateApply(c echo.Context) error {
 		}
 		return nil
 	})
-	if errors.Is(err, errNotFound) {
-		return err
-	}
 	if err != nil {
-		return err
+		return err // a survivor not theirs or not there: nothing changed
 	}
 	return c.Redirect(http.StatusSeeOther, "/dashboard/cadences?done="+strconv.Itoa(len(ids)))
 }

@@ -472,7 +472,9 @@ func TestCadenceTemplates(t *testing.T) {
 	if err := f.pool.QueryRow(context.Background(), "SELECT id FROM cadence_templates WHERE name = 'Fortnightly'").Scan(&id); err != nil {
 		t.Fatal(err)
 	}
-	admin.do(http.MethodGet, "/dashboard/cadences", nil)
+	if page := admin.do(http.MethodGet, "/dashboard/cadences", nil).Body.String(); !strings.Contains(page, "every 14 days, 6 times") {
+		t.Errorf("the template is not described:\n%s", page)
+	}
 	rec := admin.post("/dashboard/cadences/"+id+"/apply", url.Values{"survivor": {a, b}})
 	if rec.Header().Get("Location") != "/dashboard/cadences?done=2" {
 		t.Fatalf("apply: %d %s", rec.Code, rec.Header().Get("Location"))

@@ -70,10 +70,22 @@ func seedDemoCmd(ctx context.Context, cfg Config, stdout io.Writer) error {
 		}
 		d.token = token
 	}
-	fmt.Fprintf(stdout, `Open %s/dashboard and sign in (fresh passwords on every run):
-  username admin       password %s
-  username supervisor  password %s
-  username caseworker  password %s
+	fmt.Fprintf(stdout, `Open %[1]s/dashboard and sign in (fresh passwords on every run):
+  username admin       password %[2]s
+  username supervisor  password %[3]s
+  username caseworker  password %[4]s
+
+The whole loop in two minutes, in the browser:
+  1. Sign in as admin. Survivors → Enrol: any Indian mobile number (e.g. +919876543210),
+     caseworker "Demo Caseworker", tick every day and set the safe time 00:00 to 23:59
+     so the check-in can go now (a real window keeps it for a safe moment).
+  2. On their page, "Ask for a check-in by SMS" → Send.
+  3. Be the survivor: open %[1]s/dev/simulator in another tab, pick their phone
+     (the check-in is there), and reply 3. Or ask for a voice check-in, answer the
+     call and press 3, or give a missed call.
+  4. Back on %[1]s/dashboard, the urgent alert appears without a reload. Open it,
+     Acknowledge, then Resolve with a note. The caseworker's text with the alert's
+     link is in %[1]s/dev/outbox; the link opens the alert after sign-in.
 
 Demo staff for the API (fresh tokens on every run):
   admin       %s  token %s
