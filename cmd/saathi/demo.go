@@ -86,7 +86,8 @@ The whole loop in two minutes, in the browser:
   4. Back on %[1]s/dashboard, the urgent alert appears without a reload. Open it,
      Acknowledge, then Resolve with a note. The caseworker's text with the alert's
      link is in %[1]s/dev/outbox; the link opens the alert after sign-in.
-
+`, cfg.PublicURL, staff[0].password, staff[1].password, staff[2].password)
+	fmt.Fprintf(stdout, `
 Demo staff for the API (fresh tokens on every run):
   admin       %s  token %s
   supervisor  %s  token %s
@@ -121,8 +122,7 @@ A check-in call: the call appears in the outbox (channel "call"); answer it as a
 A missed call from the survivor is rejected (nobody pays) and called back once:
 
   curl -s -X POST %s/dev/voice/missed -H 'Content-Type: application/json' -d '{"from": "+919876543210"}'
-`, cfg.PublicURL, staff[0].password, staff[1].password, staff[2].password,
-		staff[0].id, staff[0].token, staff[1].id, staff[1].token, staff[2].id, staff[2].token,
+`, staff[0].id, staff[0].token, staff[1].id, staff[1].token, staff[2].id, staff[2].token,
 		staff[0].token, cfg.PublicURL, staff[2].id, cfg.PublicURL, cfg.PublicURL,
 		cfg.PublicURL, cfg.PublicURL, staff[2].token, cfg.PublicURL,
 		cfg.PublicURL, cfg.PublicURL, cfg.PublicURL, cfg.PublicURL, cfg.PublicURL)
