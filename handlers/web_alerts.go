@@ -165,11 +165,16 @@ func (s *Server) alertPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"Alert": s.alertRow(out), "Flash": c.QueryParam("done")}
 	sv, err := q.SurvivorGet(ctx, a.SurvivorID)
 	if err != nil {
 		return err
 	}
+	// Times on the page are the survivor's, like their timeline's.
+	loc := mustLocation(sv.Timezone)
+	for i := range out.Timeline {
+		out.Timeline[i].CreatedAt = out.Timeline[i].CreatedAt.In(loc)
+	}
+	data := map[string]any{"Alert": s.alertRow(out), "Flash": c.QueryParam("done"), "SurvivorLang": sv.Language}
 	if sv.Status == "active" {
 		// The number to call, and what happened with them lately.
 		if data["Phone"], err = s.phoneView(c, sv, "/dashboard/alerts/"+a.ID.String()); err != nil {
@@ -180,7 +185,7 @@ func (s *Server) alertPage(c echo.Context) error {
 			return err
 		}
 		slices.Reverse(tl)
-		data["Rows"] = s.timelineRows(s.pageLang(c), mustLocation(sv.Timezone), tl[:min(len(tl), alertTimelineRows)])
+		data["Rows"] = s.timelineRows(s.pageLang(c), loc, tl[:min(len(tl), alertTimelineRows)])
 		data["SurvivorID"] = sv.ID
 	}
 	if err := audit(ctx, q, viewerOf(c).ID, "alert.read", &a.SurvivorID, map[string]any{"alert_id": a.ID, "via": "dashboard"}); err != nil {

@@ -56,6 +56,9 @@ func TestSeedDemoPrintsWorkingCredentials(t *testing.T) {
 		if ok, err := argon2id.ComparePasswordAndHash(m[2], hash); err != nil || !ok || role != m[1] {
 			t.Errorf("username %s: the printed password does not sign in (%v, role %s)", m[1], err, role)
 		}
+		if strings.Contains(out, "sth_"+m[2]) {
+			t.Errorf("username %s: the password is part of an API token", m[1])
+		}
 	}
 
 	tokens := regexp.MustCompile(`(?m)^  (admin|supervisor|caseworker)\s+(\S+)\s+token (\S+)$`).FindAllStringSubmatch(out, -1)
