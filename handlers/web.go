@@ -69,10 +69,12 @@ type pages map[string]*template.Template
 
 func (s *Server) parsePages() (pages, error) {
 	funcs := template.FuncMap{
-		"list":  func(items ...string) []string { return items },
-		"add":   func(a, b int) int { return a + b },
-		"atoi":  func(s string) int { n, _ := strconv.Atoi(s); return n },
-		"title": title,
+		"list":     func(items ...string) []string { return items },
+		"add":      func(a, b int) int { return a + b },
+		"atoi":     func(s string) int { n, _ := strconv.Atoi(s); return n },
+		"title":    title,
+		"langname": languageName,
+		"intent":   intentWord,
 		"t": func(lang, id string, kv ...any) string {
 			var data map[string]any
 			if len(kv) > 0 {

@@ -219,6 +219,9 @@ func TestDashboardAlerts(t *testing.T) {
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "CHD-0042") {
 		t.Fatalf("alert page: %d", rec.Code)
 	}
+	if body := rec.Body.String(); !strings.Contains(body, "Understood as: Asked for help now (3)") || strings.Contains(body, "help_now") {
+		t.Errorf("the alert page does not say what the reply meant in words:\n%s", body)
+	}
 	if rec := b.do(http.MethodPost, "/dashboard/alerts/"+urgent+"/acknowledge", url.Values{}); rec.Code != http.StatusForbidden {
 		t.Errorf("acknowledge without a CSRF token: %d, want 403", rec.Code)
 	}

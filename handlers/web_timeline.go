@@ -27,6 +27,9 @@ var intentText = map[string]string{
 	"opt_out": "KindOptOut", "opt_in": "IntentOptIn", "help_info": "IntentHelpInfo", "free_text": "KindFreeText",
 }
 
+// intentWord is the UI message ID saying what a reply meant.
+func intentWord(intent string) string { return cmp.Or(intentText[intent], "KindFreeText") }
+
 // timelineRows says a survivor's timeline for people: texts and calls with
 // the keys pressed, check-ins, what replies meant, flags, alerts (linked)
 // and consent changes, at the survivor's local time (their safe windows are
@@ -84,7 +87,7 @@ func (s *Server) timelineRows(lang string, loc *time.Location, tl []TimelineEntr
 			r.Label = t("TLCheckin", "Channel", channel(d["channel"]))
 			r.Detail = t("State_" + str(d["state"]))
 		case "response":
-			r.Label = t("Meaning") + ": " + t(cmp.Or(intentText[str(d["intent"])], "KindFreeText"))
+			r.Label = t("Meaning") + ": " + t(intentWord(str(d["intent"])))
 			if danger, ok := d["danger"].([]string); ok && len(danger) > 0 {
 				r.Detail = t("DangerWords") + ": " + strings.Join(danger, ", ")
 			}
