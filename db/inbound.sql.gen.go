@@ -150,10 +150,13 @@ func (q *Queries) MessageGetForAssess(ctx context.Context, id int64) (MessageGet
 const messageListUnmatched = `-- name: MessageListUnmatched :many
 SELECT id, direction, channel, survivor_id, staff_id, checkin_id, alert_id, purpose, peer_hash, peer_enc, body_enc, template, language, provider, provider_sid, status, error_code, error_message, segments, encoding, answered_by, created_at, updated_at, dlt_template_id, reply_to FROM messages
 WHERE direction = 'in' AND survivor_id IS NULL AND staff_id IS NULL
+  AND peer_enc IS NOT NULL AND body_enc IS NOT NULL
 ORDER BY id DESC
 LIMIT $1
 `
 
+// MessageListUnmatched leaves out texts blanked by retention (past
+// keeping, and nothing left to show).
 func (q *Queries) MessageListUnmatched(ctx context.Context, lim int32) ([]Message, error) {
 	rows, err := q.db.Query(ctx, messageListUnmatched, lim)
 	if err != nil {

@@ -62,8 +62,11 @@ SELECT s.id, s.language, s.channels, s.duress_enc, s.duress_code_enc,
 FROM survivors s
 WHERE s.phone_hash = @phone_hash AND s.status = 'active';
 
+-- MessageListUnmatched leaves out texts blanked by retention (past
+-- keeping, and nothing left to show).
 -- name: MessageListUnmatched :many
 SELECT * FROM messages
 WHERE direction = 'in' AND survivor_id IS NULL AND staff_id IS NULL
+  AND peer_enc IS NOT NULL AND body_enc IS NOT NULL
 ORDER BY id DESC
 LIMIT @lim;
