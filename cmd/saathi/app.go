@@ -128,7 +128,10 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	workers := river.NewWorkers()
 	jobs.Register(workers, deps)
+	// Retention takes its age from the configuration (SAATHI_RETENTION).
+	river.AddWorker(workers, &jobs.RetentionWorker{Deps: deps, Period: m.Config.Retention})
 	rc := jobs.ClientConfig(workers, m.Config.Workers, m.Logger.With("component", "river"))
+	rc.PeriodicJobs = append(rc.PeriodicJobs, jobs.RetentionPeriodicJob())
 	if !worker {
 		// The web role only inserts jobs.
 		rc.Queues, rc.PeriodicJobs = nil, nil

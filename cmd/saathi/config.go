@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"saathi/db/crypt"
+	"saathi/jobs"
 	"saathi/jobs/risk"
 	"saathi/locales"
 )
@@ -53,6 +54,9 @@ type Config struct {
 	// pick a harmless cover name.
 	SenderName     string
 	ResponseWindow int // SAATHI_RESPONSE_WINDOW_MINUTES: no reply within this = missed
+	// Retention (SAATHI_RETENTION, default 18mo) is how long message
+	// bodies, reply evidence and alert notes are kept (jobs/retention.go).
+	Retention jobs.RetentionPeriod
 
 	// Voice check-ins.
 	TwilioVoiceFrom string        // TWILIO_VOICE_FROM: caller ID of check-in calls (default TWILIO_FROM_NUMBER)
@@ -129,6 +133,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.Workers = num("SAATHI_WORKERS", 50, 1, 10000)
 	c.ResponseWindow = num("SAATHI_RESPONSE_WINDOW_MINUTES", 24*60, 10, 30*24*60)
 	c.ShutdownFor = time.Duration(num("SAATHI_SHUTDOWN_TIMEOUT_SECONDS", 25, 1, 3600)) * time.Second
+	c.Retention = jobs.DefaultRetention
+	if v := getenv("SAATHI_RETENTION"); v != "" {
+		r, err := jobs.ParseRetention(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SAATHI_RETENTION %w", err))
+		}
+		c.Retention = r
+	}
 	// Long enough to reach the phone, short enough to end before most
 	// voicemail picks up (machine detection hangs up on it anyway).
 	c.RingFor = time.Duration(num("SAATHI_CALL_RING_SECONDS", 20, 10, 60)) * time.Second
@@ -359,6 +371,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("twilio_auth_token", set(c.TwilioAuthToken)),
 		slog.String("twilio_api_base_url", c.TwilioAPIBaseURL),
 		slog.Int("workers", c.Workers),
+		slog.String("retention", c.Retention.String()),
 	)
 }
 
