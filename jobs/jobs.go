@@ -222,8 +222,18 @@ func ClientConfig(workers *river.Workers, maxWorkers int, logger *slog.Logger) *
 		// Job rows hold IDs, never personal data; completed ones are kept a
 		// day for debugging.
 		CompletedJobRetentionPeriod: 24 * time.Hour,
+		RescueStuckJobsAfter:        RescueAfter,
 	}
 }
+
+// RescueAfter is how long a job may stay 'running' before River's rescuer
+// (on the leader) takes its worker for dead and retries it: the jobs of a
+// worker process that was killed (OOM, a lost machine) wait this long.
+// River's default, an hour, would hold an urgent reply's alert for an hour.
+// No job runs longer than River's default timeout of a minute (check-in
+// sends 45 s) and every job honours its context, so one still running half
+// a minute past that is dead.
+const RescueAfter = 90 * time.Second
 
 // PeriodicJobs are run once across all processes by River's leader.
 func PeriodicJobs() []*river.PeriodicJob {

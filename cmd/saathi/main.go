@@ -6,6 +6,8 @@
 //	saathi staff add --name N --role admin|supervisor|caseworker [--phone P] [--supervisor ID] [--language L] [--username U --password-stdin]
 //	saathi staff token ID
 //	saathi staff deactivate ID
+//	saathi keys status|rotate [--batch N]
+//	saathi export --survivor ID [--out FILE]
 //	saathi seed-demo
 //	saathi version
 package main
@@ -61,6 +63,12 @@ const usage = `usage:
                                          with a username, the password (12+ characters) is read from stdin
   saathi staff token ID                  give a staff member a new API token (the old one stops working)
   saathi staff deactivate ID             end a staff member's access; their survivors' alerts go to their supervisor
+  saathi keys status                     count the sealed values in every column by encryption key ID
+  saathi keys rotate [--batch N]         re-seal every value under SAATHI_ENCRYPTION_KEY, in batches, while the service runs;
+                                         resumable; the phone-number blind index is never re-keyed
+  saathi export --survivor ID [--out FILE]
+                                         a survivor's data as JSON for a data-subject request (audited);
+                                         --out creates a new file readable by its owner only
   saathi seed-demo                       (dev provider only) create demo staff and print fresh tokens
   saathi version                         print the version
 Configuration comes from the environment; see README.md.`
@@ -108,6 +116,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return migrateCmd(ctx, cfg)
 	case "staff":
 		return staffCmd(ctx, cfg, rest, stdin, stdout)
+	case "keys":
+		return keysCmd(ctx, cfg, rest, stdout)
+	case "export":
+		return exportCmd(ctx, cfg, rest, stdout, stderr)
 	case "seed-demo":
 		return seedDemoCmd(ctx, cfg, stdout)
 	default:

@@ -4,7 +4,9 @@
 // twilio-go client can be pointed at it through TWILIO_API_BASE_URL.
 // Failures are scriptable: HTTP errors with Twilio codes, slow answers, and
 // "accepted but the answer was lost", for sends and calls (per destination
-// or in order) and for the lookups that reconciliation uses.
+// or in order) and for the lookups that reconciliation uses. For load and
+// fault runs the fake can also answer with Twilio's latency (LatencyFunc)
+// and fail a share of requests at random (SetRandomFaults).
 //
 // Error answers quote the 'To' number the way Twilio's do (21211: "The 'To'
 // number +91… is not a valid phone number."), so a test notices when that
@@ -24,6 +26,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -102,6 +105,56 @@ type Fault struct {
 	RawBody string
 }
 
+// Hang is a Fault.Delay longer than any client waits: the request times out
+// at the client, whose connection closing ends the wait.
+const Hang = 5 * time.Minute
+
+// String names the fault for counts and reports: "429", "500", "timeout",
+// "timeout, accepted", "accepted, answer lost".
+func (f Fault) String() string {
+	switch {
+	case f.Delay >= Hang && f.Status == 0:
+		return "timeout, accepted"
+	case f.Delay >= Hang:
+		return "timeout"
+	case f.Status != 0:
+		return strconv.Itoa(f.Status)
+	case f.Accept:
+		return "accepted, answer lost"
+	case f.Delay > 0:
+		return "slow (" + f.Delay.String() + ")"
+	}
+	return "none"
+}
+
+// BadDay is what SetRandomFaults draws from when given no faults: a
+// provider rate-limiting (429) and failing (500), requests that hang until
+// the client gives up (Twilio took the message all the same, or did not),
+// and answers lost after Twilio took the message or call.
+func BadDay() []Fault {
+	return []Fault{
+		{Status: http.StatusTooManyRequests, Code: 20429},
+		{Status: http.StatusInternalServerError, Code: 20500},
+		{Delay: Hang},
+		{Delay: Hang, Status: http.StatusGatewayTimeout, Code: 20504},
+		{Accept: true},
+	}
+}
+
+// FixedLatency is a LatencyFunc that always takes d.
+func FixedLatency(d time.Duration) func() time.Duration {
+	return func() time.Duration { return d }
+}
+
+// UniformLatency is a LatencyFunc that takes from lo to hi, uniformly
+// distributed (Twilio's API answers in about 100 to 300 ms).
+func UniformLatency(lo, hi time.Duration) func() time.Duration {
+	if hi <= lo {
+		return FixedLatency(lo)
+	}
+	return func() time.Duration { return lo + mrand.N(hi-lo) }
+}
+
 // Server is the fake.
 type Server struct {
 	*httptest.Server
@@ -118,6 +171,12 @@ type Server struct {
 	// NowFunc, when set, is the fake's clock for the times it records
 	// (date_created, start_time); set it before use.
 	NowFunc func() time.Time
+	// LatencyFunc, when set, is how long the fake works on each API
+	// request before it answers (see FixedLatency, UniformLatency); set it
+	// before use. The form is read first, and the work is done even if the
+	// client gives up or dies meanwhile, as Twilio does: a message whose
+	// sender was killed mid-request may still be accepted.
+	LatencyFunc func() time.Duration
 
 	tb         testing.TB // nil for NewServer
 	unusedOK   atomic.Bool
@@ -129,6 +188,11 @@ type Server struct {
 	faultsTo   map[string][]Fault // for the next creates to one number
 	listFaults []Fault            // for the next lookups, in order
 	requests   int
+	// randomRate and randomFaults: see SetRandomFaults.
+	randomRate   float64
+	randomFaults []Fault
+	played       map[string]int // faults played, by Fault.String
+	inFlight     atomic.Int64
 }
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
@@ -153,7 +217,7 @@ func New(tb testing.TB) *Server {
 // NewServer starts a fake without test hooks (for load generators); Close it.
 func NewServer() *Server {
 	s := newServer()
-	s.Server = httptest.NewServer(s.mux)
+	s.Server = httptest.NewServer(s.handler())
 	return s
 }
 
@@ -165,7 +229,7 @@ func NewServerAt(addr string) (*Server, error) {
 		return nil, err
 	}
 	s := newServer()
-	s.Server = httptest.NewUnstartedServer(s.mux)
+	s.Server = httptest.NewUnstartedServer(s.handler())
 	s.Server.Listener.Close()
 	s.Server.Listener = ln
 	s.Server.Start()
@@ -185,6 +249,80 @@ func newServer() *Server {
 	})
 	s.mux = mux
 	return s
+}
+
+// handler counts requests in flight and applies LatencyFunc around the
+// API's routes.
+func (s *Server) handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
+		if s.LatencyFunc != nil {
+			// Read the whole request first: what Twilio received, it
+			// processes, whether or not the client is still there.
+			_ = r.ParseForm()
+			time.Sleep(s.LatencyFunc())
+		}
+		s.mux.ServeHTTP(w, r)
+	})
+}
+
+// InFlight is how many requests the fake is working on now.
+func (s *Server) InFlight() int { return int(s.inFlight.Load()) }
+
+// SetRandomFaults makes a share of the requests no scripted fault covers
+// (rate, from 0 to 1) meet one of faults, drawn uniformly: creates and
+// lookups alike, except that a lookup never draws an Accept fault. With no
+// faults given it draws from BadDay(); rate 0 turns it off. It may be
+// called while requests are being served.
+func (s *Server) SetRandomFaults(rate float64, faults ...Fault) {
+	if len(faults) == 0 {
+		faults = BadDay()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.randomRate, s.randomFaults = min(max(rate, 0), 1), append([]Fault(nil), faults...)
+}
+
+// FaultsPlayed counts the faults played so far, scripted and random, by
+// Fault.String.
+func (s *Server) FaultsPlayed() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.played))
+	for k, v := range s.played {
+		out[k] = v
+	}
+	return out
+}
+
+// randomFault draws a fault for a request, or nil; the caller holds s.mu.
+func (s *Server) randomFault(create bool) *Fault {
+	if s.randomRate == 0 || mrand.Float64() >= s.randomRate {
+		return nil
+	}
+	var pool []Fault
+	for _, f := range s.randomFaults {
+		if create || !f.Accept {
+			pool = append(pool, f)
+		}
+	}
+	if len(pool) == 0 {
+		return nil
+	}
+	f := pool[mrand.IntN(len(pool))]
+	return &f
+}
+
+// play counts a fault about to be played; the caller holds s.mu.
+func (s *Server) play(f *Fault) *Fault {
+	if f != nil {
+		if s.played == nil {
+			s.played = map[string]int{}
+		}
+		s.played[f.String()]++
+	}
+	return f
 }
 
 // AllowUnused lets a test pass without calling the fake.
@@ -228,25 +366,25 @@ func (s *Server) nextFault(to string) *Fault {
 	defer s.mu.Unlock()
 	if q := s.faultsTo[to]; len(q) > 0 {
 		s.faultsTo[to] = q[1:]
-		return &q[0]
+		return s.play(&q[0])
 	}
 	if len(s.faults) > 0 {
 		f := s.faults[0]
 		s.faults = s.faults[1:]
-		return &f
+		return s.play(&f)
 	}
-	return nil
+	return s.play(s.randomFault(true))
 }
 
 func (s *Server) nextListFault() *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.listFaults) == 0 {
-		return nil
+		return s.play(s.randomFault(false))
 	}
 	f := s.listFaults[0]
 	s.listFaults = s.listFaults[1:]
-	return &f
+	return s.play(&f)
 }
 
 // wait sleeps for the fault's delay, or until the client gives up.
