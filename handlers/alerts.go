@@ -255,7 +255,7 @@ func (s *Server) acknowledge(c echo.Context, via string) error {
 		return err
 	}
 	now := s.now()
-	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
 		if _, err := q.AlertAcknowledge(ctx, db.AlertAcknowledgeParams{ID: a.ID, StaffID: &v.ID, Now: &now}); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -268,6 +268,10 @@ func (s *Server) acknowledge(c echo.Context, via string) error {
 		}
 		return audit(ctx, q, v.ID, "alert.acknowledge", &a.SurvivorID, map[string]any{"alert_id": a.ID, "via": via})
 	})
+	if err == nil {
+		s.Metrics.AlertAcknowledged(a.Severity, via, now.Sub(a.CreatedAt))
+	}
+	return err
 }
 
 // resolve resolves the alert in the route with a note saying what was done

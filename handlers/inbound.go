@@ -210,6 +210,7 @@ func (s *Server) staffReply(ctx context.Context, q *db.Queries, st db.Staff, bod
 	if err := audit(ctx, q, st.ID, "alert.acknowledge", &alert.SurvivorID, map[string]any{"alert_id": alert.ID, "via": "sms"}); err != nil {
 		return "", err
 	}
+	s.Metrics.AlertAcknowledged(alert.Severity, "sms", now.Sub(alert.CreatedAt))
 	sv, err := q.SurvivorGet(ctx, alert.SurvivorID)
 	if err != nil {
 		return "", err

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -87,6 +88,10 @@ type Server struct {
 	// NowFunc returns the current time; tests inject a fixed clock.
 	NowFunc func() time.Time
 
+	// Metrics counts webhooks, statuses, alerts and acknowledgements; nil
+	// counts nothing.
+	Metrics *jobs.Metrics
+
 	// Set by Handler.
 	limits   *abuseLimits
 	sessions *scs.SessionManager
@@ -96,7 +101,7 @@ type Server struct {
 // jobDeps is what the jobs package's domain functions (raising an alert,
 // moving alerts) need from a web process.
 func (s *Server) jobDeps() *jobs.Deps {
-	return &jobs.Deps{Pool: s.Pool, Keyring: s.Keyring, Catalog: s.Catalog, Replies: s.Replies, Rules: s.Rules, Logger: s.Logger, NowFunc: s.NowFunc, PublicURL: s.PublicURL}
+	return &jobs.Deps{Pool: s.Pool, Keyring: s.Keyring, Catalog: s.Catalog, Replies: s.Replies, Rules: s.Rules, Logger: s.Logger, NowFunc: s.NowFunc, PublicURL: s.PublicURL, Metrics: s.Metrics}
 }
 
 func (s *Server) rules() risk.Rules { return s.jobDeps().RiskRules() }
@@ -126,6 +131,8 @@ func (s *Server) Handler() *echo.Echo {
 	e.Use(requestID)
 	e.Use(s.recoverer)
 	e.Use(middleware.BodyLimit("64K"))
+	webhooks := map[string]bool{} // route patterns, filled in once every route is registered
+	e.Use(s.webhookMetrics(webhooks))
 	e.Use(s.accessLog)
 	s.limits = s.newAbuseLimits()
 	e.Use(s.limits.middleware)
@@ -183,6 +190,11 @@ func (s *Server) Handler() *echo.Echo {
 			e.POST("/dev/voice/answer", s.devVoiceAnswer)
 			e.POST("/dev/voice/press", s.devVoicePress)
 			e.POST("/dev/voice/missed", s.devVoiceMissed)
+		}
+	}
+	for _, r := range e.Routes() {
+		if strings.HasPrefix(r.Path, "/twilio/") {
+			webhooks[r.Path] = true
 		}
 	}
 	return e

@@ -99,6 +99,9 @@ func (s *Server) twilioStatus(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if n > 0 {
+		s.Metrics.MessageStatus(msg.Channel, status)
+	}
 	// A check-in that never reached the phone counts as missed at once.
 	if n > 0 && (status == "undelivered" || status == "failed") && msg.CheckinID != nil {
 		if err := q.CheckinDeliveryFailed(ctx, db.CheckinDeliveryFailedParams{ID: *msg.CheckinID, Now: s.now()}); err != nil {

@@ -357,6 +357,7 @@ func (s *Server) voiceStatus(c echo.Context) error {
 	if !jobs.KnownCallStatus(status) || sid == "" {
 		return c.NoContent(http.StatusNoContent)
 	}
+	advanced := false // the status moved forward: count it once committed
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
 		m, err := q.MessageGetBySID(ctx, sid)
@@ -377,6 +378,7 @@ func (s *Server) voiceStatus(c echo.Context) error {
 			}
 		}
 		n, err := q.MessageUpdateStatus(ctx, db.MessageUpdateStatusParams{ID: m.ID, Status: status, FromStatuses: jobs.CallStatusesBefore(status), ProviderSid: &sid, Now: now})
+		advanced = n > 0
 		if err != nil || n == 0 || !jobs.CallStatusFinal(status) {
 			return err
 		}
@@ -384,6 +386,9 @@ func (s *Server) voiceStatus(c echo.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if advanced {
+		s.Metrics.MessageStatus("voice", status)
 	}
 	return c.NoContent(http.StatusNoContent)
 }

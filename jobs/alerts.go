@@ -69,6 +69,7 @@ func RaiseFlag(ctx context.Context, d *Deps, ins Inserter, tx pgx.Tx, p db.RiskF
 	if err := AlertEvent(ctx, q, alert.ID, "created", nil, map[string]any{"severity": flag.Severity, "kind": flag.Kind}, p.Now); err != nil {
 		return nil, err
 	}
+	d.Metrics.AlertRaised(flag.Severity, flag.Kind)
 	if d.rules().SendsSMS(sev) {
 		if _, err := ins.InsertTx(ctx, tx, AlertNotifyArgs{AlertID: alert.ID, Level: LevelCaseworker}, &river.InsertOpts{Priority: alertPriority(sev)}); err != nil {
 			return nil, fmt.Errorf("enqueue alert SMS: %w", err)

@@ -124,8 +124,10 @@ func (w *CheckinSendWorker) work(ctx context.Context, job *river.Job[CheckinSend
 	var sendErr error
 	if plan.call != nil {
 		res, sendErr = w.Deps.Caller.PlaceCall(ctx, *plan.call)
+		w.Deps.Metrics.sendOutcome("voice", sendErr)
 	} else {
 		res, sendErr = w.Deps.Sender.SendSMS(ctx, plan.sms)
+		w.Deps.Metrics.sendOutcome("sms", sendErr)
 	}
 	return w.record(ctx, job.Args.CheckinID, plan.attempt, res, sendErr)
 }

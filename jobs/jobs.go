@@ -44,6 +44,8 @@ type Deps struct {
 	Rules *risk.Rules
 	// NowFunc returns the current time; tests inject a clock.
 	NowFunc func() time.Time
+	// Metrics counts sends and alerts; nil counts nothing.
+	Metrics *Metrics
 }
 
 var defaultRules = risk.Default()

@@ -77,6 +77,7 @@ func (d *Deps) sendOnce(ctx context.Context, o outboundSMS) (sent bool, refused 
 	}
 	res, sendErr := d.Sender.SendSMS(ctx, SMS{To: o.to, Body: o.body,
 		StatusCallback: d.PublicURL + "/twilio/status?m=" + fmt.Sprint(attempt.ID)})
+	d.Metrics.sendOutcome("sms", sendErr)
 	var se *SendError
 	switch {
 	case sendErr == nil:

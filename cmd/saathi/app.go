@@ -43,6 +43,15 @@ type Main struct {
 	ln     net.Listener
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// srv is the web role's handlers: Close replays its spool one last
+	// time.
+	srv *handlers.Server
+	// metrics are served on their own listener (SAATHI_METRICS_ADDR).
+	metrics     *jobs.Metrics
+	metricsHTTP *http.Server
+	metricsLn   net.Listener
+	metricsDone chan struct{}
 }
 
 // NewMain returns a Main with production defaults.
@@ -56,6 +65,15 @@ func (m *Main) URL() string {
 		return ""
 	}
 	return "http://" + m.ln.Addr().String()
+}
+
+// MetricsURL is the address /metrics is served at, once Run has
+// returned; "" when SAATHI_METRICS_ADDR is unset.
+func (m *Main) MetricsURL() string {
+	if m.metricsLn == nil {
+		return ""
+	}
+	return "http://" + m.metricsLn.Addr().String() + "/metrics"
 }
 
 // Run validates the configuration, connects, and starts the HTTP server
@@ -118,10 +136,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if m.Config.MetricsAddr != "" {
+		m.metrics = jobs.NewMetrics()
+		m.metrics.Registry.MustRegister(jobs.NewQueueDepthCollector(m.pool, m.Logger))
+	}
 	deps := &jobs.Deps{
 		Pool: m.pool, Keyring: keyring, Catalog: catalog, Replies: parser, Sender: sender,
 		Logger: m.Logger, PublicURL: m.Config.PublicURL, NowFunc: m.NowFunc, Rules: &rules, Templates: templates,
-		RingFor: m.Config.RingFor,
+		RingFor: m.Config.RingFor, Metrics: m.metrics,
 	}
 	if caller, ok := sender.(jobs.Caller); ok {
 		deps.Caller = caller
@@ -143,6 +165,7 @@ func (m *Main) Run(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
 	if worker {
+		m.metrics.WatchJobErrors(runCtx, m.river)
 		if err := m.river.Start(runCtx); err != nil {
 			return fmt.Errorf("start workers: %w", err)
 		}
@@ -180,6 +203,11 @@ func (m *Main) Run(ctx context.Context) error {
 			Logger: m.Logger, PublicURL: m.Config.PublicURL, DevProvider: m.Config.Provider == "dev",
 			TwilioAuthToken: m.Config.TwilioAuthToken, NowFunc: m.NowFunc, Spool: spool,
 			ResponseWindowMinutes: m.Config.ResponseWindow, Rules: &rules, TrustedProxies: proxies,
+			Metrics: m.metrics,
+		}
+		m.srv = srv
+		if m.metrics != nil {
+			m.metrics.Registry.MustRegister(handlers.NewSpoolCollector(spool, m.Logger))
 		}
 		// Replies spooled while the database was down (by this process or
 		// an earlier one on this disk) go in as soon as it is back.
@@ -203,12 +231,40 @@ func (m *Main) Run(ctx context.Context) error {
 		}()
 		m.Logger.Info("listening", "url", m.URL(), "public_url", m.Config.PublicURL)
 	}
+	if m.metrics != nil {
+		if err := m.serveMetrics(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-// Close stops accepting requests, lets running jobs finish (up to the
-// shutdown timeout, then cancels them: they are retried elsewhere), and
-// closes the pool.
+// serveMetrics serves /metrics on SAATHI_METRICS_ADDR, a listener of its
+// own: scrapes never reach the public address, nor its abuse limits.
+func (m *Main) serveMetrics() error {
+	ln, err := net.Listen("tcp", m.Config.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("listen on SAATHI_METRICS_ADDR %s: %w", m.Config.MetricsAddr, err)
+	}
+	m.metricsLn = ln
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.metrics.Handler(m.Logger))
+	m.metricsHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	m.metricsDone = make(chan struct{})
+	go func() {
+		defer close(m.metricsDone)
+		if err := m.metricsHTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("metrics server stopped", "err", err)
+		}
+	}()
+	m.Logger.Info("metrics", "url", m.MetricsURL())
+	return nil
+}
+
+// Close stops accepting requests and lets those in flight finish, replays
+// the spool one last time (what cannot go in now stays on disk for the
+// next start), lets running jobs finish (up to the shutdown timeout, then
+// cancels them: they are retried elsewhere), and closes the pool.
 func (m *Main) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownFor)
 	defer cancel()
@@ -218,6 +274,9 @@ func (m *Main) Close() error {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 		<-m.done
+	}
+	if m.srv != nil {
+		m.flushSpool(ctx)
 	}
 	if m.river != nil && (m.Role == "worker" || m.Role == "all") {
 		if err := m.river.Stop(ctx); err != nil {
@@ -229,6 +288,12 @@ func (m *Main) Close() error {
 			cancelHard()
 		}
 	}
+	if m.metricsHTTP != nil {
+		if err := m.metricsHTTP.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("metrics shutdown: %w", err))
+		}
+		<-m.metricsDone
+	}
 	if m.cancel != nil {
 		m.cancel()
 	}
@@ -236,4 +301,18 @@ func (m *Main) Close() error {
 		m.pool.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// flushSpool replays what the spool holds, once no new webhook can
+// arrive: replies spooled during a short outage go in now rather than at
+// the next start. With the database still down, or out of time, they
+// stay on disk, sealed, for the next process on this disk.
+func (m *Main) flushSpool(ctx context.Context) {
+	n, err := m.srv.ReplaySpool(ctx)
+	if n > 0 {
+		m.Logger.Info("spooled replies stored at shutdown", "count", n)
+	}
+	if err != nil {
+		m.Logger.Warn("spool left on disk for the next start", "err", err)
+	}
 }

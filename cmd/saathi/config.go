@@ -34,6 +34,9 @@ type Config struct {
 	// TrustedProxies (SAATHI_TRUSTED_PROXIES) lists the reverse proxies,
 	// as CIDRs or addresses, whose X-Forwarded-For names the client.
 	TrustedProxies string
+	// MetricsAddr (SAATHI_METRICS_ADDR) is where Prometheus scrapes
+	// /metrics, apart from the public listener; empty: no metrics served.
+	MetricsAddr string
 
 	EncryptionKey     string // SAATHI_ENCRYPTION_KEY, base64 of 32 bytes
 	EncryptionKeyID   uint32 // SAATHI_ENCRYPTION_KEY_ID
@@ -99,6 +102,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		VoiceAudioDir:             getenv("SAATHI_VOICE_AUDIO_DIR"),
 		VoiceInbound:              or(getenv("SAATHI_VOICE_INBOUND"), "callback"),
 		TrustedProxies:            getenv("SAATHI_TRUSTED_PROXIES"),
+		MetricsAddr:               getenv("SAATHI_METRICS_ADDR"),
 	}
 	c.publicURLSet = getenv("SAATHI_PUBLIC_URL") != ""
 	if c.Addr == "" {
@@ -204,6 +208,13 @@ func (c Config) validateServe() []error {
 		// anything after the path would break every signature, and
 		// credentials have no place in a URL that is logged and texted.
 		errs = append(errs, errors.New("SAATHI_PUBLIC_URL must have no user:password@, query or fragment"))
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("SAATHI_METRICS_ADDR %q must be host:port, such as 127.0.0.1:9090 or :9090", c.MetricsAddr))
+		} else if c.MetricsAddr == c.Addr && port != "0" {
+			errs = append(errs, fmt.Errorf("SAATHI_METRICS_ADDR %q must differ from SAATHI_ADDR: metrics are kept off the public listener", c.MetricsAddr))
+		}
 	}
 	switch c.Provider {
 	case "dev":
@@ -363,6 +374,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("addr", c.Addr),
 		slog.Bool("dev_allow_remote", c.DevAllowRemote),
 		slog.String("trusted_proxies", c.TrustedProxies),
+		slog.String("metrics_addr", c.MetricsAddr),
 		slog.String("public_url", c.PublicURL),
 		slog.String("provider", c.Provider),
 		slog.String("database_url", set(c.DatabaseURL)),
