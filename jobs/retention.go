@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -135,6 +136,18 @@ type RetentionCounts struct {
 	ErasedEvidence    int64 `json:"erased_evidence"`
 	ErasedResolutions int64 `json:"erased_resolution_notes"`
 	ErasedConsent     int64 `json:"erased_consent_notes"`
+}
+
+// LogValue logs the counts under the same snake_case names as the audit
+// row.
+func (c RetentionCounts) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Int64("messages", c.Messages), slog.Int64("evidence", c.Evidence),
+		slog.Int64("resolution_notes", c.ResolutionNotes), slog.Int64("dev_outbox", c.OutboxEntries),
+		slog.Int64("erased_survivors", c.ErasedSurvivors), slog.Int64("erased_messages", c.ErasedMessages),
+		slog.Int64("erased_alert_texts", c.ErasedAlertTexts), slog.Int64("erased_evidence", c.ErasedEvidence),
+		slog.Int64("erased_resolution_notes", c.ErasedResolutions), slog.Int64("erased_consent_notes", c.ErasedConsent),
+	)
 }
 
 // Total is the number of rows changed.

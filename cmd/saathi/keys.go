@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -171,34 +170,43 @@ func (c sealedCounts) oldKeys(current uint32) int64 {
 
 func printSealed(w io.Writer, c sealedCounts, current uint32) {
 	keys := c.keys(current)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	header := []string{"column"}
-	for _, k := range keys {
+	header := make([]string, len(keys))
+	for i, k := range keys {
 		switch {
 		case k == -1:
-			header = append(header, "unreadable")
+			header[i] = "unreadable"
 		case k == int64(current):
-			header = append(header, fmt.Sprintf("key %d (current)", k))
+			header[i] = fmt.Sprintf("key %d (current)", k)
 		default:
-			header = append(header, fmt.Sprintf("key %d", k))
+			header[i] = fmt.Sprintf("key %d", k)
 		}
 	}
-	fmt.Fprintln(tw, strings.Join(header, "\t")+"\t")
+	nameWidth := len("column")
+	for _, col := range c.columns {
+		nameWidth = max(nameWidth, len(col))
+	}
+	line := func(name string, cells []string) {
+		fmt.Fprintf(w, "%-*s", nameWidth, name)
+		for i, cell := range cells {
+			fmt.Fprintf(w, "  %*s", len(header[i]), cell)
+		}
+		fmt.Fprintln(w)
+	}
+	line("column", header)
 	totals := make([]int64, len(keys))
 	for _, col := range c.columns {
-		line := []string{col}
+		cells := make([]string, len(keys))
 		for i, k := range keys {
-			line = append(line, strconv.FormatInt(c.byKey[col][k], 10))
+			cells[i] = strconv.FormatInt(c.byKey[col][k], 10)
 			totals[i] += c.byKey[col][k]
 		}
-		fmt.Fprintln(tw, strings.Join(line, "\t")+"\t")
+		line(col, cells)
 	}
-	line := []string{"total"}
-	for _, n := range totals {
-		line = append(line, strconv.FormatInt(n, 10))
+	cells := make([]string, len(keys))
+	for i, n := range totals {
+		cells[i] = strconv.FormatInt(n, 10)
 	}
-	fmt.Fprintln(tw, strings.Join(line, "\t")+"\t")
-	tw.Flush()
+	line("total", cells)
 	fmt.Fprintf(w, "values under other keys than the current key %d: %d\n", current, c.oldKeys(current))
 }
 
