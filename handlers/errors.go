@@ -119,10 +119,6 @@ func jsonProblem(err error) error {
 		return &Problem{Status: http.StatusRequestEntityTooLarge, Message: "request body too large"}
 	case errors.As(err, &httpErr):
 		return httpErr
-	case errors.As(err, &typeErr) && typeErr.Field == "":
-		// The body itself is of the wrong kind (an array, a string): no
-		// field to name.
-		return &Problem{Status: http.StatusBadRequest, Message: "malformed JSON: the body must be an object"}
 	case errors.As(err, &typeErr):
 		return invalid(typeErr.Field, "must be a JSON %s", typeErr.Type.Kind())
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
@@ -131,9 +127,6 @@ func jsonProblem(err error) error {
 		return &Problem{Status: http.StatusBadRequest, Message: "malformed JSON: empty body"}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		if field == "" {
-			return &Problem{Status: http.StatusBadRequest, Message: "malformed JSON: a member with an empty name"}
-		}
 		return invalid(field, "unknown field")
 	default:
 		return &Problem{Status: http.StatusBadRequest, Message: "malformed JSON"}
