@@ -140,6 +140,7 @@ func (s *Server) Handler() *echo.Echo {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 
+	e.GET("/api/openapi.yaml", s.openapi)
 	api := e.Group("/api/v1", s.authenticate)
 	api.GET("/me", s.me)
 	api.POST("/staff", s.staffCreate, requireRole(RoleAdmin))

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,13 +159,23 @@ func (f *fixture) do(method, path, token string, body any) response {
 		}
 		rd = bytes.NewReader(raw)
 	}
-	req := httptest.NewRequest(method, path, rd)
+	var raw []byte
+	if rd != nil {
+		raw, _ = io.ReadAll(rd)
+	}
+	req := httptest.NewRequest(method, path, bytes.NewReader(raw))
 	req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 	if token != "" {
 		req.Header.Set(echo.HeaderAuthorization, "Bearer "+token)
 	}
 	rec := httptest.NewRecorder()
 	f.echo.ServeHTTP(rec, req)
+	// Every API exchange of every test is held to openapi.yaml.
+	if strings.HasPrefix(req.URL.Path, "/api/v1/") {
+		if err := checkOpenAPI(req, raw, rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
+			f.t.Errorf("openapi: %v", err)
+		}
+	}
 	return response{Code: rec.Code, Body: rec.Body.Bytes()}
 }
 
