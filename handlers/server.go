@@ -232,15 +232,27 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz is ready when the database answers and every migration is applied.
+// readyz is ready when the database answers and every migration this
+// binary embeds (Saathi's and River's) is applied: a replica started
+// before `saathi migrate` ran takes no traffic. /healthz stays the
+// liveness check, so the replica is not restarted meanwhile.
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
 	defer cancel()
+	unavailable := func(reason string) error {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": reason})
+	}
 	if err := s.Pool.Ping(ctx); err != nil {
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "database unreachable"})
+		return unavailable("database unreachable")
 	}
 	if err := db.CheckMigrations(ctx, s.Pool); err != nil {
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		if strings.Contains(err.Error(), "migrations pending") {
+			return unavailable(err.Error()) // names whose, and what to run
+		}
+		// Anything else (a timeout, a lost connection) is the database's
+		// trouble: the details go to the log, not to whoever asks.
+		s.Logger.Warn("readiness: migrations could not be checked", "err", err)
+		return unavailable("database unreachable")
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
