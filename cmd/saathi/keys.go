@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,25 +74,43 @@ func keysRotateCmd(ctx context.Context, cfg Config, args []string, stdout io.Wri
 		return err
 	}
 	runErr := r.run(ctx)
-	if runErr != nil && ctx.Err() != nil {
-		// Interrupted (Ctrl-C, a deploy): every finished batch is
-		// committed, and the next run picks up from there.
-		return fmt.Errorf("keys rotate interrupted: %w; what was re-sealed is kept, run it again to finish", context.Cause(ctx))
-	}
-	counts, err := countSealed(context.WithoutCancel(ctx), pool)
+	// What was done is counted, audited and shown even after an
+	// interruption: the finished batches are committed.
+	bg := context.WithoutCancel(ctx)
+	counts, err := countSealed(bg, pool)
 	if err != nil {
+		return errors.Join(runErr, err)
+	}
+	left := counts.oldKeys(cfg.EncryptionKeyID)
+	if err := auditRotation(bg, pool, cfg.EncryptionKeyID, r.resealed, left); err != nil {
 		return errors.Join(runErr, err)
 	}
 	fmt.Fprintln(stdout)
 	printSealed(stdout, counts, cfg.EncryptionKeyID)
 	fmt.Fprintln(stdout, blindIndexNote)
-	if runErr != nil {
+	switch {
+	case runErr != nil && ctx.Err() != nil:
+		// Ctrl-C, a lost session, a deploy.
+		return fmt.Errorf("keys rotate interrupted (%v): what was re-sealed is kept; run it again to finish", context.Cause(ctx))
+	case runErr != nil:
 		return runErr
-	}
-	if left := counts.oldKeys(cfg.EncryptionKeyID); left > 0 {
+	case left > 0:
 		return fmt.Errorf("%d values are still under other keys (see above): a row was being written during this run, or the service still seals with an old key (give it the new SAATHI_ENCRYPTION_KEY first), or a value cannot be opened; run keys rotate again", left)
 	}
 	fmt.Fprintf(stdout, "Every value is sealed under key %d. Old keys can leave SAATHI_ENCRYPTION_OLD_KEYS once no inbound-*.spool file is left in SAATHI_SPOOL_DIR and no backup you may restore predates this run.\n", cfg.EncryptionKeyID)
+	return nil
+}
+
+// auditRotation records a rotation run: the key, rows re-sealed per
+// table, values left under other keys (counts only).
+func auditRotation(ctx context.Context, pool *pgxpool.Pool, key uint32, resealed map[string]int, left int64) error {
+	raw, err := json.Marshal(map[string]any{"via": "cli", "key_id": key, "rows_resealed": resealed, "values_left": left})
+	if err != nil {
+		return err
+	}
+	if err := db.New(pool).AuditLogCreate(ctx, db.AuditLogCreateParams{Action: "keys.rotate", Detail: raw}); err != nil {
+		return fmt.Errorf("audit the rotation: %w", err)
+	}
 	return nil
 }
 
@@ -225,6 +244,8 @@ type keyRotation struct {
 	// beforeWriteFunc, when set, runs after a batch is read and before it
 	// is written (tests: a concurrent writer, an interruption).
 	beforeWriteFunc func(table string, batch int)
+	// resealed counts the rows re-sealed, by table, as run goes.
+	resealed map[string]int
 }
 
 // maxPasses bounds the passes over each table: after the first, a pass
@@ -260,11 +281,13 @@ func (r *keyRotation) check(ctx context.Context, have []uint32) error {
 // run re-seals every table.
 func (r *keyRotation) run(ctx context.Context) error {
 	fmt.Fprintf(r.progress, "re-sealing every value under key %d, %d rows per transaction\n", r.current, r.batch)
+	r.resealed = map[string]int{}
 	for _, t := range sealedTables {
 		total, unreadable := 0, 0
 		for pass := 1; pass <= maxPasses; pass++ {
 			n, bad, err := r.pass(ctx, t)
 			total += n
+			r.resealed[t.name] = total
 			unreadable = bad
 			if err != nil {
 				return fmt.Errorf("re-seal %s: %w", t.name, err)

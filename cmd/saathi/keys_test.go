@@ -218,6 +218,16 @@ func TestKeysRotate(t *testing.T) {
 		t.Error("the phone blind index changed: replies would no longer match their survivor")
 	}
 
+	var audited string
+	if err := pool.QueryRow(context.Background(), `SELECT detail::text FROM audit_log WHERE action = 'keys.rotate' AND staff_id IS NULL`).Scan(&audited); err != nil {
+		t.Fatalf("rotation not audited: %v", err)
+	}
+	for _, part := range []string{`"via": "cli"`, `"key_id": 2`, `"messages": 23`, `"values_left": 0`} {
+		if !strings.Contains(audited, part) {
+			t.Errorf("audit detail %s lacks %s", audited, part)
+		}
+	}
+
 	// A second run finds nothing to do.
 	code, out, errOut = runCLI(t, keys.after(env), "keys", "rotate")
 	if code != 0 || !strings.Contains(out, "messages: 0 rows re-sealed") {
