@@ -416,11 +416,11 @@ func TestStaffSeeDuressCodeMarker(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := f.do(http.MethodGet, "/api/v1/alerts/"+id, f.caseworker.Token, nil)
-	if ev := r.json(t)["evidence"].(map[string]any); ev["reply"] != "[duress code]" || strings.Contains(string(r.Body), "4821") {
+	if ev := r.json(t)["evidence"].(map[string]any); ev["reply"] != "[duress code]" || answerHolds(t, r.Body, "4821") {
 		t.Errorf("alert shows %s", r.Body)
 	}
 	body := f.do(http.MethodGet, "/api/v1/survivors/"+sv+"/timeline", f.caseworker.Token, nil).Body
-	if strings.Contains(string(body), "4821") || !strings.Contains(string(body), "[duress code]") {
+	if answerHolds(t, body, "4821") || !strings.Contains(string(body), "[duress code]") {
 		t.Errorf("timeline shows %s", body)
 	}
 }
