@@ -283,15 +283,23 @@ func (m *Main) Close() error {
 			m.Logger.Warn("workers did not stop in time; cancelling", "err", err)
 			hard, cancelHard := context.WithTimeout(context.Background(), 5*time.Second)
 			if err := m.river.StopAndCancel(hard); err != nil {
-				errs = append(errs, fmt.Errorf("stop workers: %w", err))
+				// Still running: their rows stay 'running' and River's
+				// rescuer hands them to another worker (RescueAfter);
+				// sends reconcile with the provider before sending again.
+				// A planned outcome, so the exit stays clean.
+				m.Logger.Warn("jobs still running at exit are left for River's rescuer", "err", err)
 			}
 			cancelHard()
 		}
 	}
 	if m.metricsHTTP != nil {
-		if err := m.metricsHTTP.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("metrics shutdown: %w", err))
+		// Its own deadline: the shared one may be spent by now, and a
+		// scrape is never worth waiting for.
+		mctx, mcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := m.metricsHTTP.Shutdown(mctx); err != nil {
+			m.metricsHTTP.Close()
 		}
+		mcancel()
 		<-m.metricsDone
 	}
 	if m.cancel != nil {
