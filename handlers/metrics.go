@@ -15,11 +15,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// webhookMetrics times the answer to every Twilio webhook, labelled with
-// the route's pattern (c.Path(), e.g. /twilio/voice/audio/:lang/:file):
-// the URL as requested may carry a message ID or a file name. routes are
-// the registered webhook patterns; a request that matched none (a 404) is
-// not timed, so a stranger's made-up paths cannot grow the series.
+// webhookMetrics times the answer to every Twilio webhook (and the dev
+// provider's simulations of them), labelled with the route's pattern
+// (c.Path(), e.g. /twilio/voice/audio/:lang/:file): the URL as requested
+// may carry a message ID or a file name. routes are the registered
+// webhook patterns; a request that matched none (a 404) is not timed, so
+// a stranger's made-up paths cannot grow the series.
 func (s *Server) webhookMetrics(routes map[string]bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {

@@ -193,8 +193,10 @@ func (s *Server) Handler() *echo.Echo {
 			e.POST("/dev/voice/missed", s.devVoiceMissed)
 		}
 	}
+	// Twilio's webhooks are timed; so are the dev provider's simulations
+	// of them (the same functions behind them), so a demo shows the series.
 	for _, r := range e.Routes() {
-		if strings.HasPrefix(r.Path, "/twilio/") {
+		if strings.HasPrefix(r.Path, "/twilio/") || r.Path == "/dev/inbound" || strings.HasPrefix(r.Path, "/dev/voice/") {
 			webhooks[r.Path] = true
 		}
 	}
