@@ -56,7 +56,7 @@ func NewMetrics() *Metrics {
 		}, []string{"severity", "via"}),
 		webhookLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "saathi_webhook_duration_seconds",
-			Help: "Time to answer a Twilio webhook, by route pattern and HTTP status.",
+			Help: "Time to answer a Twilio webhook (with the dev provider, also its simulations under /dev), by route pattern and HTTP status.",
 			// Twilio waits 15 s; a survivor on a call hears silence while
 			// Saathi answers, so the low end matters most.
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 15},
