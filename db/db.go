@@ -140,7 +140,9 @@ func CheckMigrations(ctx context.Context, pool *pgxpool.Pool) error {
 	if pending {
 		return errors.New("saathi migrations pending: run saathi migrate")
 	}
-	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	// River's migrator would log each pending migration to the default
+	// logger on every readiness probe; the caller reports the error once.
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return fmt.Errorf("check river migrations: %w", err)
 	}
