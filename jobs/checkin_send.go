@@ -103,7 +103,7 @@ func (w *CheckinSendWorker) work(ctx context.Context, job *river.Job[CheckinSend
 	var plan sendPlan
 	err := pgx.BeginFunc(ctx, w.Deps.Pool, func(tx pgx.Tx) error {
 		var err error
-		plan, err = w.decide(ctx, db.New(tx), job.Args.CheckinID, now)
+		plan, err = w.decide(ctx, db.New(tx), job.Args.CheckinID, job.Args.Call, now)
 		return err
 	})
 	if err != nil {
@@ -132,10 +132,11 @@ func (w *CheckinSendWorker) work(ctx context.Context, job *river.Job[CheckinSend
 	return w.record(ctx, job.Args.CheckinID, plan.attempt, res, sendErr)
 }
 
-// decide locks the check-in and works out what to do, recording a new
-// attempt when a message is to be sent. On the common path that is three
+// decide locks the check-in and works out what to do for the job of its
+// call-th call (0 for a text or a first call), recording a new attempt
+// when a message is to be sent. On the common path that is three
 // statements: lock-and-read, record the attempt, commit.
-func (w *CheckinSendWorker) decide(ctx context.Context, q *db.Queries, id uuid.UUID, now time.Time) (sendPlan, error) {
+func (w *CheckinSendWorker) decide(ctx context.Context, q *db.Queries, id uuid.UUID, call int, now time.Time) (sendPlan, error) {
 	ci, err := q.CheckinLockForSend(ctx, id)
 	if err != nil {
 		return sendPlan{}, db.NotFound(err)
@@ -166,6 +167,26 @@ func (w *CheckinSendWorker) decide(ctx context.Context, q *db.Queries, id uuid.U
 			if m.Status == StatusAttempting {
 				return sendPlan{reconcile: &m}, nil
 			}
+		}
+	}
+	// Between calls a voice check-in is 'queued' again, for the next call's
+	// own job. This job's call may have gone out already: its worker
+	// recorded the call and died before River recorded the job done, and
+	// River's rescuer runs the job again. Calls counts the attempts started,
+	// so the record is read only when an attempt was made.
+	if ci.State == "queued" && int(ci.Calls) > call {
+		msgs, err := q.MessageListForCheckin(ctx, id)
+		if err != nil {
+			return sendPlan{}, err
+		}
+		placed := 0
+		for _, m := range msgs {
+			if m.ProviderSid != nil {
+				placed++
+			}
+		}
+		if placed > call {
+			return sendPlan{done: true}, nil
 		}
 	}
 

@@ -70,3 +70,42 @@ func TestKilledWorkersJobsAreRescuedSoon(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestRescuedSendDoesNotCallAgain: a worker placed a check-in call and
+// recorded it, then died before River recorded the job done. Nobody
+// pressed a key, so the check-in is queued again for a call half an hour
+// later, by a job of its own. When River's rescuer runs the first job
+// again, it must not call the survivor a second time now; the later call
+// still goes out. (Found by cmd/faultsuite at 10,000 survivors.)
+func TestRescuedSendDoesNotCallAgain(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	sp := f.defaultSpec("+919812300002")
+	sp.channels, sp.consent = []string{"voice"}, []string{"voice"}
+	ci := f.addCheckin(f.addSurvivor(sp), f.clock.Now(), "queued", voice())
+	first := jobs.CheckinSendArgs{CheckinID: ci}
+	if res, err := f.work(first); err != nil || res.EventKind != river.EventKindJobCompleted {
+		t.Fatalf("first call: %v %+v", err, res)
+	}
+	if next := f.endCall(ci); len(next) != 1 {
+		t.Fatalf("jobs for the next call after no key: %d, want 1", len(next))
+	}
+
+	if res, err := f.work(first); err != nil || res.EventKind != river.EventKindJobCompleted {
+		t.Fatalf("the rescued first job: %v %+v", err, res)
+	}
+	if n := len(f.fake.Calls()); n != 1 {
+		t.Fatalf("calls after the first job ran again: %d, want 1 (the survivor was called twice)", n)
+	}
+
+	f.clock.Add(31 * time.Minute)
+	if res, err := f.work(jobs.CheckinSendArgs{CheckinID: ci, Call: 1}); err != nil || res.EventKind != river.EventKindJobCompleted {
+		t.Fatalf("the second call's job: %v %+v", err, res)
+	}
+	if n := len(f.fake.Calls()); n != 2 {
+		t.Fatalf("calls after the second call's job: %d, want 2", n)
+	}
+	if got := f.checkin(ci); got.State != "sent" || got.Calls != 2 {
+		t.Errorf("check-in %s after two calls, calls %d; want sent, 2", got.State, got.Calls)
+	}
+}

@@ -119,27 +119,52 @@ func (t *Twilio) SendSMS(ctx context.Context, sms jobs.SMS) (jobs.SendResult, er
 	return jobs.SendResult{SID: deref(msg.Sid), Status: deref(msg.Status)}, nil
 }
 
-// FindSMS lists the latest messages to `to` and looks for this body,
-// created at or after since.
+// FindSMS looks for the messages to `to` with this body created at or
+// after since. Twilio lists them newest first; FindSMS reads page after
+// page until it reaches one created before since. A fixed number would
+// not do: a caseworker's phone gets every alert of their cases, and the
+// text sought may be behind hundreds of newer ones (not finding it sends
+// it twice).
 func (t *Twilio) FindSMS(ctx context.Context, to, body string, since time.Time) ([]jobs.SendResult, error) {
-	params := (&openapi.ListMessageParams{}).SetTo(to).SetPageSize(50).SetLimit(50)
-	msgs, err := t.api.ListMessage(params)
-	if err != nil {
-		return nil, lookupError("message", "list messages", err)
-	}
+	params := (&openapi.ListMessageParams{}).SetTo(to).SetPageSize(findPageSize)
+	cutoff := since.Truncate(time.Second)
 	var out []jobs.SendResult
-	for _, m := range msgs {
-		if deref(m.Body) != body {
-			continue
+	token, page := "", ""
+	for range findMaxPages {
+		resp, err := t.api.PageMessage(params, token, page)
+		if err != nil {
+			return nil, lookupError("message", "list messages", err)
 		}
-		created, err := time.Parse(time.RFC1123Z, deref(m.DateCreated))
-		if err == nil && created.Before(since.Truncate(time.Second)) {
-			continue
+		older := false
+		for _, m := range resp.Messages {
+			created, err := time.Parse(time.RFC1123Z, deref(m.DateCreated))
+			if err == nil && created.Before(cutoff) {
+				older = true
+				continue
+			}
+			if deref(m.Body) == body {
+				out = append(out, jobs.SendResult{SID: deref(m.Sid), Status: deref(m.Status)})
+			}
 		}
-		out = append(out, jobs.SendResult{SID: deref(m.Sid), Status: deref(m.Status)})
+		if older || resp.NextPageUri == nil || *resp.NextPageUri == "" {
+			return out, nil
+		}
+		next, err := url.Parse(*resp.NextPageUri)
+		if err != nil {
+			return nil, &RequestError{Op: "list messages", Cause: "next page URI does not parse"}
+		}
+		token, page = next.Query().Get("PageToken"), next.Query().Get("Page")
 	}
-	return out, nil
+	// Not seen everything since the attempt: no conclusion, retry later.
+	return nil, &RequestError{Op: "list messages", Cause: fmt.Sprintf("more than %d pages of messages since the attempt", findMaxPages)}
 }
+
+// FindSMS reads up to findMaxPages pages of findPageSize messages (Twilio
+// allows up to 1,000 a page).
+const (
+	findPageSize = 200
+	findMaxPages = 50
+)
 
 // Call settings. Every call uses synchronous answering-machine detection
 // ("Enable", never AsyncAmd): Twilio fetches the call's URL only once it

@@ -542,6 +542,8 @@ func (s *Server) store(m Message) {
 	}
 }
 
+// listMessages answers Twilio's message list, newest first, filtered by
+// To, a page at a time (PageSize, default 50, and Page).
 func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 	if !s.authorised(w, r) {
 		return
@@ -553,20 +555,69 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	size, page, ok := paging(w, r.URL.Query())
+	if !ok {
+		return
+	}
 	s.mu.Lock()
-	var out []map[string]any
+	var all []map[string]any
 	for i := len(s.messages) - 1; i >= 0; i-- { // newest first, like Twilio
 		if to == "" || s.messages[i].To == to {
-			out = append(out, s.resource(s.messages[i]))
+			all = append(all, s.resource(s.messages[i]))
 		}
 	}
 	s.mu.Unlock()
+	writePage(w, r, "messages", all, size, page)
+}
+
+// paging reads PageSize (default 50, as Twilio's) and Page, or answers
+// Twilio's error.
+func paging(w http.ResponseWriter, q url.Values) (size, page int, ok bool) {
+	size = 50
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, 20001, "Invalid PageSize")
+			return 0, 0, false
+		}
+		size = n
+	}
+	if v := q.Get("Page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, 20001, "Invalid Page")
+			return 0, 0, false
+		}
+		page = n
+	}
+	return size, page, true
+}
+
+// writePage answers one page of a list, with Twilio's paging links.
+func writePage(w http.ResponseWriter, r *http.Request, key string, all []map[string]any, size, page int) {
+	q := r.URL.Query()
+	start := min(page*size, len(all))
+	end := min(start+size, len(all))
+	out := all[start:end]
 	if out == nil {
 		out = []map[string]any{}
 	}
+	pageURI := func(p int) string {
+		v := cloneValues(q)
+		v.Set("PageSize", strconv.Itoa(size))
+		v.Set("Page", strconv.Itoa(p))
+		return r.URL.Path + "?" + v.Encode()
+	}
+	var next, prev any
+	if end < len(all) {
+		next = pageURI(page + 1)
+	}
+	if page > 0 {
+		prev = pageURI(page - 1)
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"messages": out, "page": 0, "page_size": len(out), "start": 0, "end": len(out),
-		"uri": r.URL.RequestURI(), "first_page_uri": r.URL.RequestURI(), "next_page_uri": nil, "previous_page_uri": nil,
+		key: out, "page": page, "page_size": size, "start": start, "end": max(end-1, start),
+		"uri": r.URL.RequestURI(), "first_page_uri": pageURI(0), "next_page_uri": next, "previous_page_uri": prev,
 	})
 }
 
@@ -783,22 +834,9 @@ func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) {
 		}
 		after = t
 	}
-	size, page := 50, 0
-	if v := q.Get("PageSize"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, 20001, "Invalid PageSize")
-			return
-		}
-		size = n
-	}
-	if v := q.Get("Page"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, 20001, "Invalid Page")
-			return
-		}
-		page = n
+	size, page, ok := paging(w, q)
+	if !ok {
+		return
 	}
 
 	s.mu.Lock()
@@ -814,30 +852,7 @@ func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Unlock()
-
-	start := min(page*size, len(all))
-	end := min(start+size, len(all))
-	out := all[start:end]
-	if out == nil {
-		out = []map[string]any{}
-	}
-	pageURI := func(p int) string {
-		v := cloneValues(q)
-		v.Set("PageSize", strconv.Itoa(size))
-		v.Set("Page", strconv.Itoa(p))
-		return r.URL.Path + "?" + v.Encode()
-	}
-	var next, prev any
-	if end < len(all) {
-		next = pageURI(page + 1)
-	}
-	if page > 0 {
-		prev = pageURI(page - 1)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"calls": out, "page": page, "page_size": size, "start": start, "end": max(end-1, start),
-		"uri": r.URL.RequestURI(), "first_page_uri": pageURI(0), "next_page_uri": next, "previous_page_uri": prev,
-	})
+	writePage(w, r, "calls", all, size, page)
 }
 
 // fetchCall answers GET Calls/{CallSid}.json.
