@@ -509,7 +509,12 @@ func (s *suite) dispatch(ctx context.Context) error {
 	return nil
 }
 
-// unsettled counts what is still on its way, and says what.
+// unsettled counts what is still on its way, and says what: check-ins
+// not out, sends whose outcome is unknown, jobs to run now or soon
+// (retries, snoozed reconciliations), spooled replies, busy phones. Not
+// the timers that are part of normal life: an alert's escalation (15 min
+// for urgent ones), a check-in called again half an hour after nobody
+// answered, the periodic planner and sweeper.
 func (s *suite) unsettled(ctx context.Context) (int, string) {
 	var checkins, attempting, jobs int
 	err := s.pool.QueryRow(ctx, `
@@ -518,9 +523,10 @@ func (s *suite) unsettled(ctx context.Context) (int, string) {
 		     AND c.state NOT IN ('skipped', 'failed', 'cancelled')
 		     AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.checkin_id = c.id AND m.direction = 'out' AND m.provider_sid IS NOT NULL)),
 		  (SELECT count(*) FROM messages WHERE direction = 'out' AND status = 'attempting'),
-		  (SELECT count(*) FROM river_job WHERE kind NOT IN ('checkin_plan', 'checkin_sweep', 'session_cleanup')
+		  (SELECT count(*) FROM river_job WHERE kind NOT IN ('checkin_plan', 'checkin_sweep', 'session_cleanup', 'alert_escalate')
 		     AND (state IN ('available', 'running', 'retryable', 'pending')
-		          OR (state = 'scheduled' AND scheduled_at < now() + interval '10 minutes')))`,
+		          OR (state = 'scheduled' AND scheduled_at < now() + interval '10 minutes'
+		              AND NOT (kind = 'checkin_send' AND coalesce((args->>'call')::int, 0) > 0))))`,
 	).Scan(&checkins, &attempting, &jobs)
 	if err != nil {
 		return 1, "database: " + err.Error()
