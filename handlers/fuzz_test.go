@@ -263,8 +263,10 @@ var emptyName = regexp.MustCompile(`""\s*:`)
 // decodes before it looks further) is not an object, or has a member
 // named "" somewhere: a 422 then has no field to name.
 func noFieldToName(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // 1e700 is JSON, if no float64
 	var v any
-	if json.NewDecoder(bytes.NewReader(body)).Decode(&v) != nil {
+	if dec.Decode(&v) != nil {
 		return false
 	}
 	_, object := v.(map[string]any)
