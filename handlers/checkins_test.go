@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -219,6 +220,21 @@ func TestStatusCallbackFailedWithErrorCode(t *testing.T) {
 	}
 }
 
+// TestStatusCallbackErrorCodeOutOfRange: an error code that does not fit
+// the column is not stored as some other code (4294988507 wrapped to
+// 21211, "invalid number", would read as a final refusal).
+func TestStatusCallbackErrorCodeOutOfRange(t *testing.T) {
+	t.Parallel()
+	f, sid, id := statusFixture(t)
+	form := url.Values{"MessageSid": {sid}, "MessageStatus": {"undelivered"}, "ErrorCode": {"4294988507"}}
+	if code := f.postStatus("", form, testAuthToken); code != http.StatusNoContent {
+		t.Fatal(code)
+	}
+	if st, code := f.messageStatus(id); st != "undelivered" || code != nil {
+		t.Errorf("status %s code %s, want undelivered with no code", st, fmtCode(code))
+	}
+}
+
 // TestStatusCallbackAdoptsSID: the callback can arrive before the worker
 // recorded the SID (or after it crashed): the message ID in the callback
 // URL finds the attempt.
@@ -247,4 +263,11 @@ func TestStatusCallbackAdoptsSID(t *testing.T) {
 	if got, _ := db.New(f.pool).MessageGet(context.Background(), msg.ID); *got.ProviderSid != sid || got.Status != "sent" {
 		t.Errorf("foreign SID changed the message: %+v", got)
 	}
+}
+
+func fmtCode(code *int32) string {
+	if code == nil {
+		return "none"
+	}
+	return fmt.Sprint(*code)
 }

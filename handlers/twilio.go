@@ -91,7 +91,9 @@ func (s *Server) twilioStatus(c echo.Context) error {
 		return err
 	}
 	p := db.MessageUpdateStatusParams{ID: msg.ID, Status: status, FromStatuses: lowerStatuses(status), ProviderSid: &sid, Now: s.now()}
-	if code, err := strconv.Atoi(params["ErrorCode"]); err == nil && code != 0 {
+	// Twilio's codes are five digits; one that does not fit the column is
+	// left out rather than wrapped into some other code.
+	if code, err := strconv.ParseInt(params["ErrorCode"], 10, 32); err == nil && code != 0 {
 		c32 := int32(code)
 		p.ErrorCode = &c32
 	}
