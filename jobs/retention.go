@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -116,11 +117,21 @@ type RetentionWorker struct {
 	Period RetentionPeriod
 	// BatchSize is the rows blanked per statement; zero means 1,000.
 	BatchSize int
+	// Budget is how long one run works before it snoozes and lets the
+	// next go on where it stopped; zero means retentionBudget.
+	Budget time.Duration
 }
 
-// Timeout lets the first sweep of a large database run long: each batch
-// commits, so a sweep cut short loses nothing.
-func (w *RetentionWorker) Timeout(*river.Job[RetentionArgs]) time.Duration { return 30 * time.Minute }
+// retentionBudget keeps a run well inside RescueAfter: River's rescuer
+// would take a job running longer for a dead worker's and start it again
+// beside itself. A large first sweep is done in several runs, each
+// committing its batches.
+const retentionBudget = time.Minute
+
+// Timeout leaves a statement in flight when the budget ends time to finish.
+func (w *RetentionWorker) Timeout(*river.Job[RetentionArgs]) time.Duration {
+	return cmp.Or(w.Budget, retentionBudget) + 15*time.Second
+}
 
 // RetentionCounts is how many rows a sweep blanked (or, for the dev
 // outbox, deleted), by kind.
@@ -168,23 +179,30 @@ func (w *RetentionWorker) Work(ctx context.Context, _ *river.Job[RetentionArgs])
 	}
 	now := w.Deps.now()
 	cutoff := period.Cutoff(now)
-	counts, err := Sweep(ctx, w.Deps.Pool, cutoff, now, int32(batch))
+	deadline := time.Now().Add(cmp.Or(w.Budget, retentionBudget))
+	counts, more, err := sweepUntil(ctx, w.Deps.Pool, cutoff, now, int32(batch), deadline)
 	log := w.Deps.Logger.With("older_than", period.String(), "cutoff", cutoff.UTC().Format(time.RFC3339), "counts", counts)
 	if err != nil {
 		// Every finished batch is committed: the counts are real.
 		log.Warn("retention sweep stopped; the next run goes on", "err", err)
 		return err
 	}
-	log.Info("retention sweep done", "total", counts.Total())
-	if counts.Total() == 0 {
-		return nil // nothing changed: the audit log stays about changes
+	if more {
+		log.Info("retention sweep paused at its time budget; it goes on in a moment", "total", counts.Total())
+	} else {
+		log.Info("retention sweep done", "total", counts.Total())
 	}
-	detail, err := json.Marshal(map[string]any{"older_than": period.String(), "cutoff": cutoff.UTC(), "counts": counts})
-	if err != nil {
-		return err
+	if counts.Total() > 0 { // the audit log stays about changes
+		detail, err := json.Marshal(map[string]any{"older_than": period.String(), "cutoff": cutoff.UTC(), "counts": counts})
+		if err != nil {
+			return err
+		}
+		if err := db.New(w.Deps.Pool).AuditLogCreate(ctx, db.AuditLogCreateParams{Action: "retention.run", Detail: detail}); err != nil {
+			return fmt.Errorf("retention: audit: %w", err)
+		}
 	}
-	if err := db.New(w.Deps.Pool).AuditLogCreate(ctx, db.AuditLogCreateParams{Action: "retention.run", Detail: detail}); err != nil {
-		return fmt.Errorf("retention: audit: %w", err)
+	if more {
+		return river.JobSnooze(time.Second)
 	}
 	return nil
 }
@@ -193,6 +211,13 @@ func (w *RetentionWorker) Work(ctx context.Context, _ *river.Job[RetentionArgs])
 // statements of at most batch rows, until nothing is left. On error it
 // returns what it did so far.
 func Sweep(ctx context.Context, pool *pgxpool.Pool, cutoff, now time.Time, batch int32) (RetentionCounts, error) {
+	c, _, err := sweepUntil(ctx, pool, cutoff, now, batch, time.Time{})
+	return c, err
+}
+
+// sweepUntil is Sweep that stops between batches once deadline (if set)
+// has passed, and says whether work may be left.
+func sweepUntil(ctx context.Context, pool *pgxpool.Pool, cutoff, now time.Time, batch int32, deadline time.Time) (RetentionCounts, bool, error) {
 	var c RetentionCounts
 	q := db.New(pool)
 	steps := []struct {
@@ -225,9 +250,12 @@ func Sweep(ctx context.Context, pool *pgxpool.Pool, cutoff, now time.Time, batch
 	}
 	for _, s := range steps {
 		for {
+			if !deadline.IsZero() && time.Now().After(deadline) {
+				return c, true, nil
+			}
 			n, err := s.run()
 			if err != nil {
-				return c, fmt.Errorf("retention: %s: %w", s.name, err)
+				return c, false, fmt.Errorf("retention: %s: %w", s.name, err)
 			}
 			*s.count += n
 			// Fewer than a batch: none left, but for rows another
@@ -237,5 +265,5 @@ func Sweep(ctx context.Context, pool *pgxpool.Pool, cutoff, now time.Time, batch
 			}
 		}
 	}
-	return c, nil
+	return c, false, nil
 }

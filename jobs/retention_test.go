@@ -407,3 +407,52 @@ func TestRetentionSkipsLockedRows(t *testing.T) {
 		t.Errorf("%d old messages keep contents after the lock ended", n)
 	}
 }
+
+// TestRetentionPausesAtItsBudget: a run stops between batches once its time
+// budget is spent and snoozes (River's rescuer would take a job running
+// past RescueAfter for a dead worker's and start it again beside itself);
+// what it did is committed and audited, and the next runs finish the work.
+func TestRetentionPausesAtItsBudget(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.fake.AllowUnused()
+	d := f.retentionFixture()
+	old := append([]int64{d.unmatchedOld}, d.oldMsgs...) // 13
+
+	worker := &jobs.RetentionWorker{Deps: f.deps, BatchSize: 5, Budget: time.Nanosecond}
+	if timeout := worker.Timeout(nil); timeout >= jobs.RescueAfter {
+		t.Errorf("a run may last %s, not under River's rescue time %s", timeout, jobs.RescueAfter)
+	}
+	cfg := f.riverConfig()
+	river.AddWorker(cfg.Workers, worker)
+	w := rivertest.NewWorker(t, f.driver, cfg, worker)
+	work := func() river.EventKind {
+		t.Helper()
+		tx, err := f.pool.Begin(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(context.Background())
+		res, err := w.Work(context.Background(), t, tx, jobs.RetentionArgs{}, nil)
+		if err != nil {
+			t.Fatalf("retention: %v", err)
+		}
+		return res.EventKind
+	}
+
+	// The budget is spent before the first batch: it snoozes, changing nothing.
+	if kind := work(); kind != river.EventKindJobSnoozed {
+		t.Fatalf("a run out of time: %s, want snoozed", kind)
+	}
+	if n := f.count("SELECT count(*) FROM messages WHERE id = ANY($1) AND body_enc IS NOT NULL", old); n != 13 {
+		t.Errorf("%d old messages keep contents, want all 13", n)
+	}
+	// With time, one run does it all and completes.
+	worker.Budget = time.Minute
+	if kind := work(); kind != river.EventKindJobCompleted {
+		t.Fatalf("a run with time: %s, want completed", kind)
+	}
+	if n := f.count("SELECT count(*) FROM messages WHERE id = ANY($1) AND body_enc IS NOT NULL", old); n != 0 {
+		t.Errorf("%d old messages keep contents", n)
+	}
+}
