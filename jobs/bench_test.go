@@ -19,6 +19,7 @@ import (
 
 	"saathi/db"
 	"saathi/db/crypt"
+	"saathi/db/dbtest"
 	"saathi/jobs"
 	"saathi/jobs/telephony/twiliofake"
 )
@@ -106,34 +107,109 @@ func (f *fixture) bulkSurvivors(b *testing.B, n int, due time.Time, futurePerSur
 
 // BenchmarkCheckinPipeline enqueues N due check-ins with the planner and
 // sends them through the real sender, twilio-go and the fake Twilio; then,
-// in the same run, works N no-op jobs with the same River settings. The
-// figure that matters is the ratio: check-ins/s over no-op jobs/s.
+// in the same run and database, works N no-op jobs twice: with Saathi's
+// River settings, and with River tuned for throughput. The figures that
+// matter are the ratios: check-ins/s over each no-op rate.
 //
-//	SAATHI_BENCH_N=10000,100000 go test ./jobs -run '^$' -bench CheckinPipeline -benchtime 1x -timeout 60m
+// The database commits durably (synchronous_commit on, as in production).
+// The fake Twilio answers each request after SAATHI_BENCH_LATENCY (a
+// comma-separated list, each "0", "150ms" or a uniform range
+// "100ms-200ms"; default 0). SAATHI_BENCH_WORKERS sets Saathi's workers
+// (default 50), SAATHI_BENCH_TUNED the tuned baseline's
+// "workers,fetch cooldown,fetch poll interval" (default "200,1ms,5ms").
+//
+//	SAATHI_BENCH_N=10000 SAATHI_BENCH_LATENCY=0,150ms go test ./jobs -run '^$' -bench CheckinPipeline -benchtime 1x -timeout 60m
 func BenchmarkCheckinPipeline(b *testing.B) {
+	latencies := benchLatencies(b)
+	tuned := tunedSettings(b)
 	for _, n := range benchSizes(b) {
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			for b.Loop() {
-				runPipeline(b, n)
-			}
-		})
+		for _, lat := range latencies {
+			b.Run(fmt.Sprintf("n=%d/latency=%s", n, lat.name), func(b *testing.B) {
+				for b.Loop() {
+					runPipeline(b, n, lat.fn, tuned)
+				}
+			})
+		}
 	}
 }
 
-// benchClientConfig is shared by the real and the no-op run: Saathi's
-// production River settings (jobs.ClientConfig) with SAATHI_BENCH_WORKERS
-// jobs at once (default 50, SAATHI_WORKERS' default).
-func benchClientConfig(workers *river.Workers) *river.Config {
-	n := 50
-	if v, err := strconv.Atoi(os.Getenv("SAATHI_BENCH_WORKERS")); err == nil && v > 0 {
-		n = v
+// benchLatency is a fake-Twilio latency setting and its name.
+type benchLatency struct {
+	name string
+	fn   func() time.Duration
+}
+
+func benchLatencies(b *testing.B) []benchLatency {
+	spec := os.Getenv("SAATHI_BENCH_LATENCY")
+	if spec == "" {
+		spec = "0"
 	}
-	cfg := jobs.ClientConfig(workers, n, quiet())
+	var out []benchLatency
+	for _, s := range strings.Split(spec, ",") {
+		fn, err := twiliofake.ParseLatency(s)
+		if err != nil {
+			b.Fatalf("SAATHI_BENCH_LATENCY: %v", err)
+		}
+		out = append(out, benchLatency{name: strings.TrimSpace(s), fn: fn})
+	}
+	return out
+}
+
+// riverSettings are the River client settings a run is measured with.
+type riverSettings struct {
+	workers                  int
+	fetchCooldown, fetchPoll time.Duration
+}
+
+func (s riverSettings) String() string {
+	return fmt.Sprintf("%d workers, fetch cooldown %s, fetch poll %s", s.workers, s.fetchCooldown, s.fetchPoll)
+}
+
+// saathiSettings are production's: jobs.ClientConfig with
+// SAATHI_BENCH_WORKERS jobs at once (default 50, SAATHI_WORKERS' default).
+func saathiSettings() riverSettings {
+	cfg := jobs.ClientConfig(river.NewWorkers(), 1, quiet())
+	s := riverSettings{workers: 50, fetchCooldown: cfg.FetchCooldown, fetchPoll: cfg.FetchPollInterval}
+	if v, err := strconv.Atoi(os.Getenv("SAATHI_BENCH_WORKERS")); err == nil && v > 0 {
+		s.workers = v
+	}
+	return s
+}
+
+// tunedSettings are what River itself can do on this machine: many
+// workers fetching as often as River allows.
+func tunedSettings(b *testing.B) riverSettings {
+	spec := os.Getenv("SAATHI_BENCH_TUNED")
+	if spec == "" {
+		spec = "200,1ms,5ms"
+	}
+	parts := strings.Split(spec, ",")
+	bad := func() { b.Fatalf("SAATHI_BENCH_TUNED: %q is not workers,cooldown,poll (200,1ms,5ms)", spec) }
+	if len(parts) != 3 {
+		bad()
+	}
+	var s riverSettings
+	var err1, err2, err3 error
+	s.workers, err1 = strconv.Atoi(strings.TrimSpace(parts[0]))
+	s.fetchCooldown, err2 = time.ParseDuration(strings.TrimSpace(parts[1]))
+	s.fetchPoll, err3 = time.ParseDuration(strings.TrimSpace(parts[2]))
+	if err1 != nil || err2 != nil || err3 != nil || s.workers <= 0 || s.fetchCooldown < time.Millisecond || s.fetchPoll < s.fetchCooldown {
+		bad()
+	}
+	return s
+}
+
+// clientConfig is Saathi's River config (jobs.ClientConfig: its queues,
+// error handler, retention) with the default queue's workers and the
+// fetch timing set to s.
+func (s riverSettings) clientConfig(workers *river.Workers) *river.Config {
+	cfg := jobs.ClientConfig(workers, s.workers, quiet())
 	cfg.PeriodicJobs = nil // the benchmark runs the planner itself
+	cfg.FetchCooldown, cfg.FetchPollInterval = s.fetchCooldown, s.fetchPoll
 	return cfg
 }
 
-func runPipeline(b *testing.B, n int) {
+func runPipeline(b *testing.B, n int, latency func() time.Duration, tuned riverSettings) {
 	b.StopTimer()
 	ctx := context.Background()
 	f := setup(b)
@@ -142,14 +218,18 @@ func runPipeline(b *testing.B, n int) {
 		b.Fatal(err)
 	}
 	defer pool.Close()
+	dbtest.RequireSynchronousCommit(b, pool)
 	deps := *f.deps
 	deps.Pool, deps.NowFunc = pool, nil
 	driver := riverpgxv5.New(pool)
 	f.bulkSurvivors(b, n, time.Now().Add(-time.Minute), 0)
+	saathi := saathiSettings()
+	b.Logf("synchronous_commit on; Saathi: %s; tuned: %s", saathi, tuned)
 
 	// The fake keeps nothing in memory, so the heap measured is Saathi's.
 	var accepted atomic.Int64
 	f.fake.Discard = true
+	f.fake.LatencyFunc = latency
 	f.fake.OnMessage = func(twiliofake.Message) { accepted.Add(1) }
 
 	var peak atomic.Uint64
@@ -159,7 +239,7 @@ func runPipeline(b *testing.B, n int) {
 	// 1. The planner claims every due check-in and enqueues its job.
 	workers := river.NewWorkers()
 	jobs.Register(workers, &deps)
-	inserter, err := river.NewClient(driver, benchClientConfig(workers))
+	inserter, err := river.NewClient(driver, saathi.clientConfig(workers))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -172,7 +252,7 @@ func runPipeline(b *testing.B, n int) {
 
 	// 2. Workers send them all through twilio-go to the fake Twilio.
 	sendStart := time.Now()
-	client, err := river.NewClient(driver, benchClientConfig(workers))
+	client, err := river.NewClient(driver, saathi.clientConfig(workers))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -198,11 +278,31 @@ func runPipeline(b *testing.B, n int) {
 		b.Fatalf("%d distinct messages recorded for %d check-ins", got, n)
 	}
 
-	// 3. The same number of no-op jobs, same client settings.
+	// 3. The same number of no-op jobs: Saathi's settings, then tuned.
+	noopDur := runNoop(b, driver, saathi, n)
+	tunedDur := runNoop(b, driver, tuned, n)
+
+	real := float64(n) / sendDur.Seconds()
+	base, fast := float64(n)/noopDur.Seconds(), float64(n)/tunedDur.Seconds()
+	b.ReportMetric(real, "checkins/s")
+	b.ReportMetric(base, "noop-jobs/s")
+	b.ReportMetric(real/base, "ratio")
+	b.ReportMetric(fast, "noop-tuned-jobs/s")
+	b.ReportMetric(real/fast, "ratio-tuned")
+	b.ReportMetric(float64(planDur.Milliseconds()), "plan-ms")
+	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
+	b.StartTimer()
+}
+
+// runNoop inserts n no-op jobs, then times a client with settings s
+// working them all.
+func runNoop(b *testing.B, driver *riverpgxv5.Driver, s riverSettings, n int) time.Duration {
+	b.Helper()
+	ctx := context.Background()
 	var done atomic.Int64
-	noopWorkers := river.NewWorkers()
-	river.AddWorker(noopWorkers, &noopWorker{done: &done})
-	noop, err := river.NewClient(driver, benchClientConfig(noopWorkers))
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &noopWorker{done: &done})
+	client, err := river.NewClient(driver, s.clientConfig(workers))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -211,29 +311,22 @@ func runPipeline(b *testing.B, n int) {
 		for i := range batch {
 			batch[i] = river.InsertManyParams{Args: noopArgs{}}
 		}
-		if _, err := noop.InsertMany(ctx, batch); err != nil {
+		if _, err := client.InsertMany(ctx, batch); err != nil {
 			b.Fatal(err)
 		}
 	}
-	noopStart := time.Now()
-	if err := noop.Start(ctx); err != nil {
+	start := time.Now()
+	if err := client.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
 	for done.Load() < int64(n) {
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
-	noopDur := time.Since(noopStart)
-	if err := noop.Stop(ctx); err != nil {
+	elapsed := time.Since(start)
+	if err := client.Stop(ctx); err != nil {
 		b.Fatal(err)
 	}
-
-	real, base := float64(n)/sendDur.Seconds(), float64(n)/noopDur.Seconds()
-	b.ReportMetric(real, "checkins/s")
-	b.ReportMetric(base, "noop-jobs/s")
-	b.ReportMetric(real/base, "ratio")
-	b.ReportMetric(float64(planDur.Milliseconds()), "plan-ms")
-	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
-	b.StartTimer()
+	return elapsed
 }
 
 // sampleHeap records the largest in-use heap until stopped.
@@ -278,6 +371,7 @@ func BenchmarkPlannerTick(b *testing.B) {
 		b.Run(fmt.Sprintf("survivors=%d/due=%d", n, due), func(b *testing.B) {
 			b.StopTimer()
 			f := setup(b)
+			dbtest.RequireSynchronousCommit(b, f.pool)
 			f.fake.AllowUnused()
 			f.deps.NowFunc = nil
 			now := time.Now()

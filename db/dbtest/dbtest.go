@@ -6,6 +6,10 @@
 // create databases. When the server cannot be reached the test is skipped,
 // except under CI=true, where it fails: database tests never silently skip
 // in CI.
+//
+// Test databases commit without waiting for the WAL flush
+// (synchronous_commit off); benchmark databases commit as production does
+// (see SynchronousCommit).
 package dbtest
 
 import (
@@ -77,8 +81,7 @@ func NewURL(t testing.TB) string {
 	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, templateName)); err != nil {
 		t.Fatalf("dbtest: create database: %v", err)
 	}
-	// Test databases are thrown away: skip waiting for the WAL flush.
-	if _, err := admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s SET synchronous_commit = off", name)); err != nil {
+	if _, err := admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s SET synchronous_commit = %s", name, SynchronousCommit(t))); err != nil {
 		t.Fatalf("dbtest: configure database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -95,6 +98,33 @@ func NewURL(t testing.TB) string {
 		}
 	})
 	return withDatabase(t, ServerURL(), name)
+}
+
+// SynchronousCommit is the synchronous_commit setting NewURL gives the
+// database of t. Tests run with it off: their databases are thrown away,
+// and not waiting for each commit's WAL flush is what keeps the suite fast
+// on a shared machine. Benchmarks (a *testing.B) run with it on, as
+// production does: a figure measured without durable commits flatters
+// every write path.
+func SynchronousCommit(t testing.TB) string {
+	if _, bench := t.(*testing.B); bench {
+		return "on"
+	}
+	return "off"
+}
+
+// RequireSynchronousCommit fails unless the pool's sessions commit
+// durably (synchronous_commit on): a benchmark calls it so that no figure
+// is ever measured without it.
+func RequireSynchronousCommit(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	var got string
+	if err := pool.QueryRow(context.Background(), "SHOW synchronous_commit").Scan(&got); err != nil {
+		t.Fatalf("dbtest: show synchronous_commit: %v", err)
+	}
+	if got != "on" {
+		t.Fatalf("dbtest: synchronous_commit is %q; benchmarks must run with it on, as production does", got)
+	}
 }
 
 // NewPool is NewURL with an open pool, closed when the test ends.
