@@ -164,6 +164,12 @@ type RiskFlag struct {
 	CreatedAt  time.Time
 }
 
+type SendPacing struct {
+	Channel  string
+	StartsAt time.Time
+	Taken    int32
+}
+
 type Session struct {
 	Token  string
 	Data   []byte

@@ -61,6 +61,9 @@ func (w *CheckinPlanWorker) Work(ctx context.Context, job *river.Job[CheckinPlan
 // Plan queues every check-in due at or before now and returns how many.
 func (w *CheckinPlanWorker) Plan(ctx context.Context, now time.Time) (int, error) {
 	client := river.ClientFromContext[pgx.Tx](ctx)
+	if _, err := db.New(w.Deps.Pool).PacingForget(ctx, now.Add(-time.Minute)); err != nil {
+		return 0, fmt.Errorf("forget past send slots: %w", err)
+	}
 	total := 0
 	for range planMaxBatches {
 		n, err := w.planBatch(ctx, client, now)
@@ -95,22 +98,20 @@ func (w *CheckinPlanWorker) planBatch(ctx context.Context, client *river.Client[
 		if err != nil {
 			return err
 		}
+		slots, err := w.slots(ctx, q, due, scheds, now)
+		if err != nil {
+			return err
+		}
 		params := make([]river.InsertManyParams, 0, n)
 		for _, d := range due {
-			at := d.DueAt
-			if now.After(at) {
-				at = now
-			}
-			// Without usable windows the send job still runs now and
-			// records why nothing was sent.
-			if sc, ok := scheds[d.SurvivorID]; ok {
-				if next, ok := schedule.NextSafe(sc.windows, sc.loc, at); ok {
-					at = next
+			var opts *river.InsertOpts
+			if slot, ok := slots[d.ID]; ok {
+				opts = pacedOpts(slot, now)
+			} else {
+				opts = &river.InsertOpts{}
+				if at := safeAt(d, scheds, now); at.After(now) {
+					opts.ScheduledAt = at
 				}
-			}
-			opts := &river.InsertOpts{}
-			if at.After(now) {
-				opts.ScheduledAt = at
 			}
 			params = append(params, river.InsertManyParams{Args: CheckinSendArgs{CheckinID: d.ID}, InsertOpts: opts})
 		}
@@ -123,6 +124,78 @@ func (w *CheckinPlanWorker) planBatch(ctx context.Context, client *river.Client[
 		return 0, err
 	}
 	return n, nil
+}
+
+// safeAt is when a due check-in may first be sent: its due time (now, if
+// that has passed), moved to the next safe moment in the survivor's
+// contact windows. Without usable windows it is that time all the same:
+// the send job runs then and records why nothing was sent.
+func safeAt(d db.CheckinClaimDueRow, scheds map[uuid.UUID]survivorSchedule, now time.Time) time.Time {
+	at := d.DueAt
+	if now.After(at) {
+		at = now
+	}
+	if sc, ok := scheds[d.SurvivorID]; ok {
+		if next, ok := schedule.NextSafe(sc.windows, sc.loc, at); ok {
+			at = next
+		}
+	}
+	return at
+}
+
+// slots gives each claimed check-in on a paced channel its send slot (see
+// pacing.go): the first free one at or after its safe time, inside its
+// survivor's windows. Check-ins on an unpaced channel, without a channel
+// they may be sent on, or without usable windows get none: the sender
+// sends, or skips, them at their safe time.
+func (w *CheckinPlanWorker) slots(ctx context.Context, q *db.Queries, due []db.CheckinClaimDueRow, scheds map[uuid.UUID]survivorSchedule, now time.Time) (map[uuid.UUID]time.Time, error) {
+	if w.Deps.SMSRate <= 0 && w.Deps.CallRate <= 0 {
+		return nil, nil
+	}
+	ids := make([]uuid.UUID, len(due))
+	for i, d := range due {
+		ids[i] = d.ID
+	}
+	rows, err := q.PacingChannels(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("predict channels: %w", err)
+	}
+	channel := make(map[uuid.UUID]string, len(rows))
+	for _, r := range rows {
+		channel[r.ID] = r.Channel
+	}
+	// One slotter per channel, taken in a fixed order (sms, voice) so two
+	// transactions never wait for each other's locks the other way round.
+	slotters := map[string]*slotter{}
+	for _, ch := range []string{"sms", "voice"} {
+		if w.Deps.rate(ch) <= 0 {
+			continue
+		}
+		if slotters[ch], err = newSlotter(ctx, q, ch, w.Deps.rate(ch)); err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[uuid.UUID]time.Time, len(due))
+	for _, d := range due {
+		s, ok := slotters[channel[d.ID]]
+		sc, usable := scheds[d.SurvivorID]
+		if !ok || !usable || len(sc.windows) == 0 {
+			continue
+		}
+		at := safeAt(d, scheds, now)
+		if !schedule.Allowed(sc.windows, sc.loc, at) {
+			continue // no usable window: the sender skips it
+		}
+		if out[d.ID], err = s.take(ctx, at, sc); err != nil {
+			return nil, fmt.Errorf("check-in %s: %w", d.ID, err)
+		}
+	}
+	for _, s := range slotters {
+		if err := s.save(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // survivorSchedule is what decides when a survivor may be contacted.

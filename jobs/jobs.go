@@ -46,6 +46,21 @@ type Deps struct {
 	NowFunc func() time.Time
 	// Metrics counts sends and alerts; nil counts nothing.
 	Metrics *Metrics
+	// SMSRate and CallRate pace routine check-ins to the provider: sends
+	// per second for all processes together (pacing.go). 0 leaves the
+	// channel unpaced; the composition root always sets a rate.
+	SMSRate, CallRate Pace
+}
+
+// rate is the pace of a channel's routine check-ins.
+func (d *Deps) rate(channel string) Pace {
+	switch channel {
+	case "sms":
+		return d.SMSRate
+	case "voice":
+		return d.CallRate
+	}
+	return 0
 }
 
 var defaultRules = risk.Default()
@@ -225,6 +240,8 @@ func ClientConfig(workers *river.Workers, maxWorkers int, logger *slog.Logger) *
 		// day for debugging.
 		CompletedJobRetentionPeriod: 24 * time.Hour,
 		RescueStuckJobsAfter:        RescueAfter,
+		// Paced check-ins wait for their send slot (pacing.go).
+		Middleware: []rivertype.Middleware{&PaceMiddleware{}},
 	}
 }
 

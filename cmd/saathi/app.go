@@ -143,7 +143,7 @@ func (m *Main) Run(ctx context.Context) error {
 	deps := &jobs.Deps{
 		Pool: m.pool, Keyring: keyring, Catalog: catalog, Replies: parser, Sender: sender,
 		Logger: m.Logger, PublicURL: m.Config.PublicURL, NowFunc: m.NowFunc, Rules: &rules, Templates: templates,
-		RingFor: m.Config.RingFor, Metrics: m.metrics,
+		RingFor: m.Config.RingFor, Metrics: m.metrics, SMSRate: m.Config.SMSRate, CallRate: m.Config.CallRate,
 	}
 	if caller, ok := sender.(jobs.Caller); ok {
 		deps.Caller = caller

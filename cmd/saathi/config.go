@@ -67,6 +67,12 @@ type Config struct {
 	VoiceInbound    string        // SAATHI_VOICE_INBOUND: callback (default) or answer
 	RingFor         time.Duration // SAATHI_CALL_RING_SECONDS: how long a check-in call rings
 
+	// SMSRate (SAATHI_SMS_RATE) and CallRate (SAATHI_CALL_RATE) pace
+	// routine check-ins to the provider: texts and calls per second, for
+	// all processes together (jobs/pacing.go). Urgent traffic is never
+	// paced.
+	SMSRate, CallRate jobs.Pace
+
 	LogFormat   string // SAATHI_LOG_FORMAT: json or text
 	LogLevel    slog.Level
 	DBMaxConns  int32         // SAATHI_DB_MAX_CONNS
@@ -132,6 +138,18 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		return n
 	}
+	rate := func(name string, def jobs.Pace) jobs.Pace {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(r >= 0.01 && r <= 10000) {
+			errs = append(errs, fmt.Errorf("%s must be a number of sends per second from 0.01 to 10000 (1 for a long code, your Messaging Service's or short code's rate otherwise)", name))
+			return def
+		}
+		return jobs.Pace(r)
+	}
 	c.EncryptionKeyID = uint32(num("SAATHI_ENCRYPTION_KEY_ID", 1, 1, 1<<30))
 	c.DBMaxConns = int32(num("SAATHI_DB_MAX_CONNS", 40, 4, 1000))
 	c.Workers = num("SAATHI_WORKERS", 50, 1, 10000)
@@ -148,6 +166,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	// Long enough to reach the phone, short enough to end before most
 	// voicemail picks up (machine detection hangs up on it anyway).
 	c.RingFor = time.Duration(num("SAATHI_CALL_RING_SECONDS", 20, 10, 60)) * time.Second
+	// Defaults are what any Twilio account can take: one text a second is
+	// a single long code's rate, one call a second an account's default
+	// calls per second. A Messaging Service sends at its numbers' rates
+	// together (a pool of 10 long codes: 10); a short code takes 100.
+	c.SMSRate = rate("SAATHI_SMS_RATE", 1)
+	c.CallRate = rate("SAATHI_CALL_RATE", 1)
 	if c.VoiceInbound != "callback" && c.VoiceInbound != "answer" {
 		errs = append(errs, errors.New("SAATHI_VOICE_INBOUND must be callback (reject and call back) or answer (a toll-free number: answer with the menu)"))
 	}
@@ -383,6 +407,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("twilio_auth_token", set(c.TwilioAuthToken)),
 		slog.String("twilio_api_base_url", c.TwilioAPIBaseURL),
 		slog.Int("workers", c.Workers),
+		slog.Float64("sms_rate", float64(c.SMSRate)),
+		slog.Float64("call_rate", float64(c.CallRate)),
 		slog.String("retention", c.Retention.String()),
 	)
 }
