@@ -201,25 +201,9 @@ func TestGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyring, err := cfg.Keyring()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const spooledSID = "SM" + "5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f"
 	// From a number nobody enrolled: stored, answered with nothing.
-	form := url.Values{"MessageSid": {spooledSID}, "AccountSid": {fake.AccountSID}, "From": {"+919811111111"}, "To": {"+15005550006"}, "Body": {"1"}}
-	params := map[string]string{}
-	for k, v := range form {
-		params[k] = v[0]
-	}
-	sp, err := handlers.NewSpool(spoolDir, keyring)
-	if err != nil {
-		t.Fatal(err)
-	}
-	webhook := cfg.PublicURL + "/twilio/sms"
-	if err := sp.Append(handlers.SpooledRequest{URL: webhook, Params: params, Signature: twiliofake.Signature(fake.AuthToken, webhook, form), ReceivedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	sp := spoolSMS(t, cfg, fake, spoolDir, spooledSID, "1")
 
 	// A request in flight: headers and half the body sent.
 	addr := strings.TrimPrefix(srv.url, "http://")
@@ -401,24 +385,8 @@ func TestShutdownKeepsSpoolWhileDatabaseDown(t *testing.T) {
 	}
 	// ...and a reply is spooled meanwhile (after the replay at start,
 	// before the next one).
-	keyring, err := cfg.Keyring()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const sid = "SM" + "6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e"
-	form := url.Values{"MessageSid": {sid}, "AccountSid": {fake.AccountSID}, "From": {"+919811111111"}, "To": {"+15005550006"}, "Body": {"3"}}
-	params := map[string]string{}
-	for k, v := range form {
-		params[k] = v[0]
-	}
-	sp, err := handlers.NewSpool(spoolDir, keyring)
-	if err != nil {
-		t.Fatal(err)
-	}
-	webhook := cfg.PublicURL + "/twilio/sms"
-	if err := sp.Append(handlers.SpooledRequest{URL: webhook, Params: params, Signature: twiliofake.Signature(fake.AuthToken, webhook, form), ReceivedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	sp := spoolSMS(t, cfg, fake, spoolDir, sid, "3")
 
 	if err := m.Close(); err != nil {
 		t.Errorf("close: %v", err)
@@ -469,4 +437,28 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// spoolSMS puts a text from a number nobody enrolled into the spool, signed
+// as Twilio signs it, as a web replica does while the database is away.
+func spoolSMS(t *testing.T, cfg Config, fake *twiliofake.Server, spoolDir, sid, body string) *handlers.Spool {
+	t.Helper()
+	keyring, err := cfg.Keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"MessageSid": {sid}, "AccountSid": {fake.AccountSID}, "From": {"+919811111111"}, "To": {"+15005550006"}, "Body": {body}}
+	params := map[string]string{}
+	for k, v := range form {
+		params[k] = v[0]
+	}
+	sp, err := handlers.NewSpool(spoolDir, keyring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webhook := cfg.PublicURL + "/twilio/sms"
+	if err := sp.Append(handlers.SpooledRequest{URL: webhook, Params: params, Signature: twiliofake.Signature(fake.AuthToken, webhook, form), ReceivedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return sp
 }
