@@ -176,6 +176,7 @@ func (w *CheckinPlanWorker) slots(ctx context.Context, q *db.Queries, due []db.C
 		}
 	}
 	out := make(map[uuid.UUID]time.Time, len(due))
+	unpaced := 0
 	for _, d := range due {
 		s, ok := slotters[channel[d.ID]]
 		sc, usable := scheds[d.SurvivorID]
@@ -186,9 +187,21 @@ func (w *CheckinPlanWorker) slots(ctx context.Context, q *db.Queries, due []db.C
 		if !schedule.Allowed(sc.windows, sc.loc, at) {
 			continue // no usable window: the sender skips it
 		}
-		if out[d.ID], err = s.take(ctx, at, sc); err != nil {
+		slot, ok, err := s.take(ctx, at, sc)
+		if err != nil {
 			return nil, fmt.Errorf("check-in %s: %w", d.ID, err)
 		}
+		if !ok {
+			unpaced++
+			continue
+		}
+		out[d.ID] = slot
+	}
+	if unpaced > 0 {
+		// The backlog is longer than pacing looks ahead: these go at their
+		// safe time and wait in the provider's queue, where the validity
+		// period drops what cannot reach the phone in its window.
+		w.Deps.Logger.Warn("check-ins sent unpaced: no free send slot ahead; is SAATHI_SMS_RATE or SAATHI_CALL_RATE far too low?", "count", unpaced, "horizon", paceHorizon)
 	}
 	for _, s := range slotters {
 		if err := s.save(ctx); err != nil {

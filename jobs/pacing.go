@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -112,27 +111,29 @@ func (s *slotter) load(ctx context.Context, b int64) error {
 // take returns the first free slot at or after at that is inside the
 // survivor's contact windows (none: any time is), and counts it. A bucket's
 // sends are spaced over the first half of it, so a send that starts a
-// little late still lands in its own second.
-func (s *slotter) take(ctx context.Context, at time.Time, sc survivorSchedule) (time.Time, error) {
+// little late still lands in its own second. ok is false when there is no
+// free slot within paceHorizon (or no safe moment at all): the caller
+// sends unpaced rather than stall every later check-in behind this one.
+func (s *slotter) take(ctx context.Context, at time.Time, sc survivorSchedule) (slot time.Time, ok bool, err error) {
 	step := s.width / time.Duration(2*s.capacity)
 	limit := at.Add(paceHorizon)
 	t := at
 	for {
 		b, err := s.free(ctx, s.bucketOf(t))
 		if err != nil {
-			return time.Time{}, err
+			return time.Time{}, false, err
 		}
 		slot := s.start(b).Add(time.Duration(s.taken[b]) * step)
 		if slot.Before(t) {
 			slot = t
 		}
 		if slot.After(limit) {
-			return time.Time{}, fmt.Errorf("no free %s send slot within %s: is the rate set far too low?", s.channel, paceHorizon)
+			return time.Time{}, false, nil
 		}
 		if len(sc.windows) > 0 {
 			next, ok := s.inside(sc, slot)
 			if !ok {
-				return time.Time{}, errors.New("no usable contact window")
+				return time.Time{}, false, nil
 			}
 			if !next.Equal(slot) {
 				t = next
@@ -141,7 +142,7 @@ func (s *slotter) take(ctx context.Context, at time.Time, sc survivorSchedule) (
 		}
 		s.taken[b]++
 		s.dirty[b] = true
-		return slot, nil
+		return slot, true, nil
 	}
 }
 

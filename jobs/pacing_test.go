@@ -361,3 +361,31 @@ func TestPacingPerChannel(t *testing.T) {
 		t.Errorf("%d buckets taken, want 4 (two seconds on each channel)", n)
 	}
 }
+
+// TestPacingBacklogBeyondHorizonSendsUnpaced: when every slot for two
+// weeks is taken (a rate set far too low), a due check-in is still queued,
+// at its safe time and without a slot, rather than failing the tick and
+// stalling every check-in behind it.
+func TestPacingBacklogBeyondHorizonSendsUnpaced(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.fake.AllowUnused()
+	f.deps.SMSRate = 0.01 // one send per 100 s bucket
+	now := f.clock.Now()
+	if _, err := f.pool.Exec(context.Background(), `INSERT INTO send_pacing (channel, starts_at, taken)
+		SELECT 'sms', to_timestamp(b * 100), 1
+		FROM generate_series(floor(extract(epoch FROM $1::timestamptz) / 100)::bigint - 1,
+		                     floor(extract(epoch FROM $1::timestamptz) / 100)::bigint + 15 * 864) b`, now); err != nil {
+		t.Fatal(err)
+	}
+	id := f.addCheckin(f.addSurvivor(f.defaultSpec("+919870000021")), now.Add(-time.Minute), "scheduled", nil)
+	if got := f.planAt(now); got != 1 {
+		t.Fatalf("planned %d, want 1", got)
+	}
+	if n := f.count("SELECT count(*) FROM river_job WHERE kind = 'checkin_send' AND args->>'checkin_id' = $1 AND NOT metadata ? 'saathi_send_at'", id.String()); n != 1 {
+		t.Errorf("%d unpaced send jobs for the check-in, want 1", n)
+	}
+	if st := f.checkin(id).State; st != "queued" {
+		t.Errorf("check-in %s, want queued", st)
+	}
+}
