@@ -84,15 +84,15 @@ func newSlotter(ctx context.Context, q *db.Queries, channel string, rate Pace) (
 		taken: map[int64]int{}, loaded: map[int64]bool{}, dirty: map[int64]bool{}, skip: map[int64]int64{}}, nil
 }
 
-func (s *slotter) bucketOf(t time.Time) int64 {
-	return int64(math.Floor(float64(t.UnixNano()) / float64(s.width)))
-}
+// bucketOf is the bucket holding t (times are after 1970: integer
+// division floors).
+func (s *slotter) bucketOf(t time.Time) int64 { return t.UnixNano() / int64(s.width) }
 
 func (s *slotter) start(b int64) time.Time { return time.Unix(0, b*int64(s.width)) }
 
 // load reads the chunk of buckets holding b, once.
 func (s *slotter) load(ctx context.Context, b int64) error {
-	c := int64(math.Floor(float64(b) / paceChunk))
+	c := b / paceChunk
 	if s.loaded[c] {
 		return nil
 	}
@@ -126,6 +126,12 @@ func (s *slotter) take(ctx context.Context, at time.Time, sc survivorSchedule) (
 		slot := s.start(b).Add(time.Duration(s.taken[b]) * step)
 		if slot.Before(t) {
 			slot = t
+		}
+		if slot.Sub(s.start(b)) >= s.width/2 {
+			// Late in its bucket (at fell there): a late start could
+			// carry it into the next second, with that second's own.
+			t = s.start(b + 1)
+			continue
 		}
 		if slot.After(limit) {
 			return time.Time{}, false, nil

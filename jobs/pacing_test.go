@@ -389,3 +389,30 @@ func TestPacingBacklogBeyondHorizonSendsUnpaced(t *testing.T) {
 		t.Errorf("check-in %s, want queued", st)
 	}
 }
+
+// TestPacingSlotsInFirstHalfOfSecond: a tick that runs late in a second
+// starts its slots at the next second, so a send that starts a little late
+// cannot spill into the next second on top of that second's own.
+func TestPacingSlotsInFirstHalfOfSecond(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.fake.AllowUnused()
+	f.deps.SMSRate = 2
+	now := f.clock.Now().Add(700 * time.Millisecond) // 11:00:00.7
+	var ids []uuid.UUID
+	for i := range 3 {
+		sv := f.addSurvivor(f.defaultSpec(fmt.Sprintf("+9198733%05d", i)))
+		ids = append(ids, f.addCheckin(sv, now.Add(-time.Duration(3-i)*time.Minute), "scheduled", nil))
+	}
+	if got := f.planAt(now); got != 3 {
+		t.Fatalf("planned %d, want 3", got)
+	}
+	slots := f.sendSlots()
+	sec := f.clock.Now()
+	want := []time.Time{sec.Add(time.Second), sec.Add(1250 * time.Millisecond), sec.Add(2 * time.Second)}
+	for i, id := range ids {
+		if !slots[id].Equal(want[i]) {
+			t.Errorf("check-in %d: slot %s, want %s", i, slots[id].In(kolkata).Format("15:04:05.000"), want[i].In(kolkata).Format("15:04:05.000"))
+		}
+	}
+}
