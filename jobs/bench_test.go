@@ -113,6 +113,8 @@ func (f *fixture) bulkSurvivors(b *testing.B, n int, due time.Time, futurePerSur
 // matter are the ratios: check-ins/s over each no-op rate.
 //
 // The database commits durably (synchronous_commit on, as in production).
+// Check-ins are unpaced (Deps.SMSRate 0): this is how fast Saathi can
+// send, not the rate the provider accepts.
 // The fake Twilio answers each request after SAATHI_BENCH_LATENCY (a
 // comma-separated list, each "0", "150ms" or a uniform range
 // "100ms-200ms"; default 0). SAATHI_BENCH_WORKERS sets Saathi's workers

@@ -45,7 +45,8 @@ export TWILIO_FROM_NUMBER=+15005550006 TWILIO_API_BASE_URL=http://127.0.0.1:1809
 export SAATHI_ADDR=127.0.0.1:18080 SAATHI_PUBLIC_URL=http://127.0.0.1:18080 SAATHI_SPOOL_DIR=.data/bench-spool
 
 echo "settings: synchronous_commit $(psql "$url" -Atc 'SHOW synchronous_commit'), fsync $(psql "$url" -Atc 'SHOW fsync');" \
-	"role $role, SAATHI_WORKERS ${SAATHI_WORKERS:-50 (default)}; fake Twilio latency ${LATENCY:-0};" \
+	"role $role, SAATHI_WORKERS ${SAATHI_WORKERS:-50 (default)}, SAATHI_SMS_RATE ${SAATHI_SMS_RATE:-default}," \
+	"SAATHI_CALL_RATE ${SAATHI_CALL_RATE:-default}; fake Twilio latency ${LATENCY:-0};" \
 	"$conc clients, ${secs}s per phase; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 .data/saathi migrate
