@@ -50,6 +50,10 @@ func (e saathiEnv) vars(extra ...string) []string {
 		"TWILIO_API_BASE_URL=" + e.twilioURL,
 		"SAATHI_LOG_FORMAT=json",
 		"SAATHI_LOG_LEVEL=info",
+		// A Messaging Service's or short code's throughput: check-ins are
+		// paced (slots, held jobs) without making the run hours long.
+		"SAATHI_SMS_RATE=200",
+		"SAATHI_CALL_RATE=200",
 	}, extra...)
 }
 
