@@ -125,6 +125,10 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error
 	return nil
 }
 
+// ErrMigrationsPending is returned by CheckMigrations when the database is
+// behind this binary (as opposed to not answering).
+var ErrMigrationsPending = errors.New("migrations pending")
+
 // CheckMigrations returns an error unless both Saathi's and River's
 // migrations are all applied (the readiness check).
 func CheckMigrations(ctx context.Context, pool *pgxpool.Pool) error {
@@ -138,7 +142,7 @@ func CheckMigrations(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("check migrations: %w", err)
 	}
 	if pending {
-		return errors.New("saathi migrations pending: run saathi migrate")
+		return fmt.Errorf("saathi %w: run saathi migrate", ErrMigrationsPending)
 	}
 	// River's migrator would log each pending migration to the default
 	// logger on every readiness probe; the caller reports the error once.
@@ -151,7 +155,7 @@ func CheckMigrations(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("check river migrations: %w", err)
 	}
 	if !res.OK {
-		return fmt.Errorf("river migrations pending: %s", strings.Join(res.Messages, "; "))
+		return fmt.Errorf("river %w: %s", ErrMigrationsPending, strings.Join(res.Messages, "; "))
 	}
 	return nil
 }

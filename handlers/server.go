@@ -4,6 +4,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -248,7 +249,7 @@ func (s *Server) readyz(c echo.Context) error {
 		return unavailable("database unreachable")
 	}
 	if err := db.CheckMigrations(ctx, s.Pool); err != nil {
-		if strings.Contains(err.Error(), "migrations pending") {
+		if errors.Is(err, db.ErrMigrationsPending) {
 			return unavailable(err.Error()) // names whose, and what to run
 		}
 		// Anything else (a timeout, a lost connection) is the database's
