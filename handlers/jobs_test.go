@@ -52,14 +52,7 @@ func (f *fixture) workJobs() int {
 	}
 	worked := 0
 	for range 20 {
-		rows, err := f.pool.Query(ctx, `SELECT id FROM river_job WHERE state IN ('available', 'retryable', 'scheduled') AND scheduled_at <= now() ORDER BY id`)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			f.t.Fatal(err)
-		}
+		ids := f.dueJobs()
 		if len(ids) == 0 {
 			return worked
 		}
@@ -84,6 +77,20 @@ func (f *fixture) workJobs() int {
 	}
 	f.t.Fatal("jobs keep coming after 20 rounds")
 	return worked
+}
+
+// dueJobs lists the jobs a worker would take now, oldest first.
+func (f *fixture) dueJobs() []int64 {
+	f.t.Helper()
+	rows, err := f.pool.Query(context.Background(), `SELECT id FROM river_job WHERE state IN ('available', 'retryable', 'scheduled') AND scheduled_at <= now() ORDER BY id`)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ids
 }
 
 func workJob(f *fixture, tx pgx.Tx, row *rivertype.JobRow) (*rivertest.WorkResult, error) {

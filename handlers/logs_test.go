@@ -95,14 +95,7 @@ func (j *loggedJobs) work() int {
 	ctx := context.Background()
 	worked := 0
 	for range 20 {
-		rows, err := f.pool.Query(ctx, `SELECT id FROM river_job WHERE state IN ('available', 'retryable', 'scheduled') AND scheduled_at <= now() ORDER BY id`)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			f.t.Fatal(err)
-		}
+		ids := f.dueJobs()
 		if len(ids) == 0 {
 			return worked
 		}
