@@ -93,6 +93,10 @@ type Server struct {
 	// counts nothing.
 	Metrics *jobs.Metrics
 
+	// CallRate paces the next call of a check-in nobody answered, like the
+	// planner's calls (SAATHI_CALL_RATE); 0 leaves them unpaced.
+	CallRate jobs.Pace
+
 	// Set by Handler.
 	limits   *abuseLimits
 	sessions *scs.SessionManager

@@ -382,7 +382,7 @@ func (s *Server) voiceStatus(c echo.Context) error {
 		if err != nil || n == 0 || !jobs.CallStatusFinal(status) {
 			return err
 		}
-		return jobs.CallEnded(ctx, s.River, tx, m, now)
+		return jobs.CallEnded(ctx, s.River, tx, m, s.CallRate, now)
 	})
 	if err != nil {
 		return err

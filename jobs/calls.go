@@ -12,6 +12,7 @@ import (
 
 	"saathi/db"
 	"saathi/jobs/risk"
+	"saathi/jobs/schedule"
 )
 
 // Calls of one voice check-in: the first, and at most two more when nobody
@@ -60,8 +61,9 @@ func CallStatusesBefore(status string) []string {
 // the assessment of the key press marks the check-in answered. Nobody
 // pressed a key (busy, no answer, failed, a machine, silence): the
 // check-in is called again after recallAfter (at the next safe moment
-// from then), or, after its last call, counts as missed at once.
-func CallEnded(ctx context.Context, ins Inserter, tx pgx.Tx, call db.Message, now time.Time) error {
+// from then, in a send slot when calls are paced: callRate, 0 for none),
+// or, after its last call, counts as missed at once.
+func CallEnded(ctx context.Context, ins Inserter, tx pgx.Tx, call db.Message, callRate Pace, now time.Time) error {
 	if call.CheckinID == nil {
 		return nil // a call the survivor made
 	}
@@ -84,8 +86,51 @@ func CallEnded(ctx context.Context, ins Inserter, tx pgx.Tx, call db.Message, no
 	if err != nil || n == 0 {
 		return err
 	}
-	_, err = ins.InsertTx(ctx, tx, CheckinSendArgs{CheckinID: ci.ID, Call: int(ci.Calls)}, &river.InsertOpts{ScheduledAt: now.Add(recallAfter)})
+	opts, err := recallOpts(ctx, q, ci.SurvivorID, callRate, now)
+	if err != nil {
+		return err
+	}
+	_, err = ins.InsertTx(ctx, tx, CheckinSendArgs{CheckinID: ci.ID, Call: int(ci.Calls)}, opts)
 	return err
+}
+
+// recallOpts schedules the next call of a check-in recallAfter from now.
+// Paced (callRate > 0), it takes a slot on the voice channel like the
+// planner's calls, at the first safe moment in the survivor's windows: a
+// wave of unanswered calls must not come back as one burst beyond the
+// account's calls per second. Without a slot within pacing's horizon, or
+// without usable windows, it goes at recallAfter and the sender checks the
+// windows as it does for every call.
+func recallOpts(ctx context.Context, q *db.Queries, survivorID uuid.UUID, callRate Pace, now time.Time) (*river.InsertOpts, error) {
+	at := now.Add(recallAfter)
+	unpaced := &river.InsertOpts{ScheduledAt: at}
+	if callRate <= 0 {
+		return unpaced, nil
+	}
+	scheds, err := loadSchedules(ctx, q, []uuid.UUID{survivorID})
+	if err != nil {
+		return nil, err
+	}
+	sc, ok := scheds[survivorID]
+	if !ok || len(sc.windows) == 0 {
+		return unpaced, nil
+	}
+	safe, ok := schedule.NextSafe(sc.windows, sc.loc, at)
+	if !ok {
+		return unpaced, nil
+	}
+	s, err := newSlotter(ctx, q, "voice", callRate)
+	if err != nil {
+		return nil, err
+	}
+	slot, ok, err := s.take(ctx, safe, sc)
+	if err != nil || !ok {
+		return unpaced, err
+	}
+	if err := s.save(ctx); err != nil {
+		return nil, err
+	}
+	return pacedOpts(slot, now), nil
 }
 
 // RequestCallback answers a survivor's missed call: one callback call,

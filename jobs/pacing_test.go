@@ -416,3 +416,57 @@ func TestPacingSlotsInFirstHalfOfSecond(t *testing.T) {
 		}
 	}
 }
+
+// TestCallRetriesTakeSlots: the next call of a check-in nobody answered
+// takes a slot on the voice channel like the planner's calls, so a wave of
+// unanswered calls does not come back 30 minutes later as one burst beyond
+// the account's calls per second; a retry that would fall after the
+// window closes takes a slot at its next opening.
+func TestCallRetriesTakeSlots(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.deps.CallRate = 1
+	f.clock.Set(time.Date(2026, 11, 25, 11, 0, 0, 0, kolkata)) // Wednesday
+	now := f.clock.Now()
+	var cis []uuid.UUID
+	for i := range 3 {
+		sp := f.defaultSpec(fmt.Sprintf("+9198722%05d", i)) // weekdays 10:00–17:00 IST
+		sp.channels, sp.consent = []string{"voice"}, []string{"voice"}
+		ci := f.addCheckin(f.addSurvivor(sp), now, "queued", voice())
+		if _, err := f.work(jobs.CheckinSendArgs{CheckinID: ci}); err != nil {
+			t.Fatal(err)
+		}
+		cis = append(cis, ci)
+	}
+	slotOf := func(ci uuid.UUID) time.Time {
+		t.Helper()
+		next := f.endCall(ci)
+		if len(next) != 1 {
+			t.Fatalf("next call jobs: %d, want 1", len(next))
+		}
+		var m struct {
+			At *time.Time `json:"saathi_send_at"`
+		}
+		if err := json.Unmarshal(next[0].Metadata, &m); err != nil || m.At == nil {
+			t.Fatalf("the next call has no slot (metadata %s)", next[0].Metadata)
+		}
+		return *m.At
+	}
+	// Two calls end at the same moment: their next calls go 30 minutes
+	// on, in different seconds.
+	a, b := slotOf(cis[0]), slotOf(cis[1])
+	for _, s := range []time.Time{a, b} {
+		if s.Before(now.Add(30*time.Minute)) || s.After(now.Add(30*time.Minute+5*time.Second)) {
+			t.Errorf("next call at %s, want just after %s", s.In(kolkata), now.Add(30*time.Minute).In(kolkata))
+		}
+	}
+	if a.Unix() == b.Unix() {
+		t.Errorf("both next calls in second %s; the rate is 1/s", a.In(kolkata))
+	}
+	// A call ending at 16:40: 17:10 is after the window closes, so the
+	// slot is at Thursday's opening.
+	f.clock.Set(time.Date(2026, 11, 25, 16, 40, 0, 0, kolkata))
+	if got, want := slotOf(cis[2]), time.Date(2026, 11, 26, 10, 0, 0, 0, kolkata); got.Before(want) || got.After(want.Add(time.Second)) {
+		t.Errorf("late next call at %s, want at %s", got.In(kolkata), want)
+	}
+}

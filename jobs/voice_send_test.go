@@ -121,7 +121,7 @@ func (f *fixture) endCall(ci uuid.UUID) []*rivertype.JobRow {
 		if err != nil {
 			return err
 		}
-		return jobs.CallEnded(ctx, client, tx, m, f.clock.Now())
+		return jobs.CallEnded(ctx, client, tx, m, f.deps.CallRate, f.clock.Now())
 	})
 	if err != nil {
 		f.t.Fatal(err)

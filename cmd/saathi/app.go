@@ -203,7 +203,7 @@ func (m *Main) Run(ctx context.Context) error {
 			Logger: m.Logger, PublicURL: m.Config.PublicURL, DevProvider: m.Config.Provider == "dev",
 			TwilioAuthToken: m.Config.TwilioAuthToken, NowFunc: m.NowFunc, Spool: spool,
 			ResponseWindowMinutes: m.Config.ResponseWindow, Rules: &rules, TrustedProxies: proxies,
-			Metrics: m.metrics,
+			Metrics: m.metrics, CallRate: m.Config.CallRate,
 		}
 		m.srv = srv
 		if m.metrics != nil {
