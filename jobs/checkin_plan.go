@@ -162,7 +162,7 @@ func (w *CheckinPlanWorker) slots(ctx context.Context, q *db.Queries, due []db.C
 	}
 	channel := make(map[uuid.UUID]string, len(rows))
 	for _, r := range rows {
-		channel[r.ID] = r.Channel
+		channel[r.ID] = sendChannel(r.Channel, r.Channels, r.Consented)
 	}
 	// One slotter per channel, taken in a fixed order (sms, voice) so two
 	// transactions never wait for each other's locks the other way round.

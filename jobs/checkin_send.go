@@ -209,18 +209,8 @@ func (w *CheckinSendWorker) decide(ctx context.Context, q *db.Queries, id uuid.U
 		return sendPlan{snooze: next.Sub(now)}, nil
 	}
 
-	channel := ""
-	if ci.Channel != nil {
-		channel = *ci.Channel
-	} else {
-		for _, ch := range []string{"sms", "voice"} {
-			if slices.Contains(ci.Channels, ch) && slices.Contains(ci.Consented, ch) {
-				channel = ch
-				break
-			}
-		}
-	}
-	if channel == "" || !slices.Contains(ci.Consented, channel) || !slices.Contains(ci.Channels, channel) {
+	channel := sendChannel(ci.Channel, ci.Channels, ci.Consented)
+	if channel == "" {
 		return skip("no consent")
 	}
 	to, err := w.Deps.Keyring.OpenString(crypt.SurvivorPhone, ci.PhoneEnc)
@@ -474,3 +464,23 @@ func providerName(s any) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// sendChannel is the channel a check-in goes out on: its own channel if it
+// has one, or else the first of sms, voice among the survivor's channels;
+// either way one they consent to now. "" means none may be used: the
+// sender skips the check-in (and pacing gives it no slot).
+func sendChannel(own *string, channels, consented []string) string {
+	usable := func(ch string) bool { return slices.Contains(channels, ch) && slices.Contains(consented, ch) }
+	if own != nil {
+		if usable(*own) {
+			return *own
+		}
+		return ""
+	}
+	for _, ch := range []string{"sms", "voice"} {
+		if usable(ch) {
+			return ch
+		}
+	}
+	return ""
+}

@@ -17,17 +17,15 @@ ON CONFLICT (channel, starts_at) DO UPDATE SET taken = excluded.taken;
 -- name: PacingForget :execrows
 DELETE FROM send_pacing WHERE starts_at < @before;
 
--- PacingChannels predicts the channel each check-in will be sent on, as
--- the sender decides it (checkin_send.go): the check-in's own channel, or
--- the first of sms, voice among the survivor's channels with consent now.
--- '' means none: the sender will skip it, so it takes no slot.
+-- PacingChannels reads what decides the channel each check-in will be sent
+-- on (jobs.sendChannel, as the sender decides it): its own channel, the
+-- survivor's channels, and those they consent to now (as CheckinLockForSend
+-- reads them).
 -- name: PacingChannels :many
-SELECT c.id, coalesce(c.channel, (
-    SELECT o.ch FROM unnest(ARRAY['sms', 'voice']::text[]) WITH ORDINALITY AS o(ch, n)
-    WHERE o.ch = ANY(s.channels)
-      AND (SELECT cr.action FROM consent_records cr
-           WHERE cr.survivor_id = s.id AND o.ch = ANY(cr.channels)
-           ORDER BY cr.recorded_at DESC, cr.id DESC LIMIT 1) = 'give'
-    ORDER BY o.n LIMIT 1), '')::text AS channel
+SELECT c.id, c.channel, s.channels,
+       ARRAY(SELECT x.ch FROM (SELECT DISTINCT ON (cr_ch) cr_ch AS ch, cr.action
+                               FROM consent_records cr, unnest(cr.channels) AS cr_ch
+                               WHERE cr.survivor_id = s.id ORDER BY cr_ch, cr.recorded_at DESC, cr.id DESC) x
+             WHERE x.action = 'give')::text[] AS consented
 FROM checkins c JOIN survivors s ON s.id = c.survivor_id
 WHERE c.id = ANY(@ids::uuid[]);
