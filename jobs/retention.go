@@ -207,16 +207,10 @@ func (w *RetentionWorker) Work(ctx context.Context, _ *river.Job[RetentionArgs])
 	return nil
 }
 
-// Sweep blanks what is older than cutoff and erased survivors' residue, in
-// statements of at most batch rows, until nothing is left. On error it
-// returns what it did so far.
-func Sweep(ctx context.Context, pool *pgxpool.Pool, cutoff, now time.Time, batch int32) (RetentionCounts, error) {
-	c, _, err := sweepUntil(ctx, pool, cutoff, now, batch, time.Time{})
-	return c, err
-}
-
-// sweepUntil is Sweep that stops between batches once deadline (if set)
-// has passed, and says whether work may be left.
+// sweepUntil blanks what is older than cutoff and erased survivors'
+// residue, in statements of at most batch rows, until nothing is left or
+// deadline has passed (checked between batches); more says whether work
+// may be left. On error it returns what it did so far.
 func sweepUntil(ctx context.Context, pool *pgxpool.Pool, cutoff, now time.Time, batch int32, deadline time.Time) (RetentionCounts, bool, error) {
 	var c RetentionCounts
 	q := db.New(pool)
@@ -250,7 +244,7 @@ func sweepUntil(ctx context.Context, pool *pgxpool.Pool, cutoff, now time.Time, 
 	}
 	for _, s := range steps {
 		for {
-			if !deadline.IsZero() && time.Now().After(deadline) {
+			if time.Now().After(deadline) {
 				return c, true, nil
 			}
 			n, err := s.run()
