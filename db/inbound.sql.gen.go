@@ -230,12 +230,10 @@ type MessageReceiveParams struct {
 	Now         time.Time
 }
 
-// MessageReceive stores an inbound message once: a second delivery of the
-// same MessageSid (Twilio retries, two web replicas) inserts nothing and
-// returns no row.
 // MessageReceive stores an inbound text or key press once: a second
-// delivery of the same MessageSid (or CallSid and step) inserts nothing.
-// A key press names its call in reply_to.
+// delivery of the same MessageSid (or CallSid and step) inserts nothing
+// and returns no row (Twilio retries, two web replicas). A key press names
+// its call in reply_to.
 func (q *Queries) MessageReceive(ctx context.Context, arg MessageReceiveParams) (int64, error) {
 	row := q.db.QueryRow(ctx, messageReceive,
 		arg.Channel,

@@ -18,3 +18,11 @@ func QuarantineFile(sp *Spool) string { return filepath.Join(sp.Dir, sp.quaranti
 // ClaimSpool does the first step of a replay and nothing more, as a
 // replay that crashed right after claiming would.
 func ClaimSpool(sp *Spool) ([]string, error) { return sp.claim() }
+
+// TextsInside is how many inbound texts s has received and not yet
+// answered (waiting for a transaction, or in one).
+func TextsInside(s *Server) int {
+	s.texts.mu.Lock()
+	defer s.texts.mu.Unlock()
+	return s.texts.inside
+}

@@ -116,65 +116,124 @@ func (s *Server) receiveTimeout() time.Duration {
 // (opt-out and opt-in, a caseworker's ACK), inserts the assessment job, and
 // returns the text to answer with ("" for none). A duplicate delivery of
 // the same message changes nothing and is not answered again.
+//
+// Texts arriving together share one transaction (group commit, see
+// textGroup); the answer comes after that transaction commits, so an
+// answer still means the text is stored. ctx's deadline, if sooner than
+// receiveTimeout, bounds the wait; its cancellation does not (the text
+// may already be stored with others).
 func (s *Server) ReceiveSMS(ctx context.Context, in InboundSMS) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.receiveTimeout())
-	defer cancel()
-	from, err := phone.Normalize(in.From)
-	if err != nil {
-		from = strings.TrimSpace(in.From) // kept as given, matched to nobody
+	deadline := time.Now().Add(s.receiveTimeout()) // the real clock: NowFunc may be fixed
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
 	}
-	hash := s.Keyring.BlindIndex(from)
-	now := in.ReceivedAt
-	if now.IsZero() {
-		now = s.now()
+	if s.texts == nil { // no Handler: nothing to group with
+		w := &waitingText{in: in, deadline: deadline, done: make(chan struct{})}
+		s.storeTexts([]*waitingText{w})
+		return w.answer, w.err
 	}
-	var answer string
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		answer = ""
+	return s.texts.receive(s, in, deadline)
+}
+
+// receiveTexts stores texts in one transaction: the senders are looked up
+// and the survivors' replies stored in one pipelined round trip each, and
+// their jobs inserted in one statement (jobs.ReceiveReplies). A text from
+// staff or from an unknown number takes statements of its own. The answers
+// are in the order of texts.
+func (s *Server) receiveTexts(ctx context.Context, texts []InboundSMS) ([]string, error) {
+	froms := make([]string, len(texts))
+	hashes := make([][]byte, len(texts))
+	for i, in := range texts {
+		from, err := phone.Normalize(in.From)
+		if err != nil {
+			from = strings.TrimSpace(in.From) // kept as given, matched to nobody
+		}
+		froms[i], hashes[i] = from, s.Keyring.BlindIndex(from)
+		if texts[i].ReceivedAt.IsZero() {
+			texts[i].ReceivedAt = s.now()
+		}
+	}
+	answers := make([]string, len(texts))
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		clear(answers)
 		q := db.New(tx)
-		sv, err := q.SurvivorForReply(ctx, hash)
-		switch {
-		case err == nil:
-			out, err := s.jobDeps().ReceiveReply(ctx, s.River, tx, jobs.ReplySurvivor{
-				ID: sv.ID, Language: sv.Language, Channels: sv.Channels, DuressEnc: sv.DuressEnc, CodeEnc: sv.DuressCodeEnc, SMSConsent: sv.SmsConsent,
-			}, jobs.Reply{Channel: "sms", SID: in.SID, From: from, Body: in.Body, ReceivedAt: now, Spooled: in.Spooled, Answers: smsAnswers})
-			if err != nil || out.Answer == "" {
+		var (
+			replies   []jobs.SurvivorReply
+			replyText []int // replies[k] is texts[replyText[k]]
+			unmatched []int
+			lookErr   error
+		)
+		q.SurvivorForReplyMany(ctx, hashes).QueryRow(func(i int, sv db.SurvivorForReplyManyRow, err error) {
+			switch {
+			case err == nil:
+				in := texts[i]
+				replies = append(replies, jobs.SurvivorReply{
+					Survivor: jobs.ReplySurvivor{ID: sv.ID, Language: sv.Language, Channels: sv.Channels, DuressEnc: sv.DuressEnc, CodeEnc: sv.DuressCodeEnc, SMSConsent: sv.SmsConsent},
+					Reply:    jobs.Reply{Channel: "sms", SID: in.SID, From: froms[i], Body: in.Body, ReceivedAt: in.ReceivedAt, Spooled: in.Spooled, Answers: smsAnswers},
+				})
+				replyText = append(replyText, i)
+			case errors.Is(err, pgx.ErrNoRows):
+				unmatched = append(unmatched, i)
+			case lookErr == nil:
+				lookErr = err
+			}
+		})
+		if lookErr != nil {
+			return lookErr
+		}
+		if len(replies) > 0 {
+			outs, err := s.jobDeps().ReceiveReplies(ctx, s.River, tx, replies)
+			if err != nil {
 				return err
 			}
-			answer, err = s.Catalog.Text(sv.Language, out.Answer, nil)
-			return err
-		case !errors.Is(err, pgx.ErrNoRows):
-			return err
+			for k, out := range outs {
+				if out.Answer == "" {
+					continue
+				}
+				if answers[replyText[k]], err = s.Catalog.Text(replies[k].Survivor.Language, out.Answer, nil); err != nil {
+					return err
+				}
+			}
 		}
-		// Not a survivor: a staff member's ACK, or a number nobody knows.
-		enc, segs := segment.Count(in.Body)
-		params := db.MessageReceiveParams{
-			Channel: "sms", Purpose: "unmatched", PeerHash: hash,
-			PeerEnc: s.Keyring.SealString(crypt.MessagePeer, from), BodyEnc: s.Keyring.SealString(crypt.MessageBody, in.Body),
-			Provider: "twilio", ProviderSid: &in.SID, Segments: ptr(int32(segs)), Encoding: ptr(string(enc)), Now: now,
+		for _, i := range unmatched {
+			var err error
+			if answers[i], err = s.receiveNotFromSurvivor(ctx, q, texts[i], froms[i], hashes[i]); err != nil {
+				return err
+			}
 		}
-		st, err := q.StaffGetByPhoneHash(ctx, hash)
-		switch {
-		case err == nil:
-			params.StaffID, params.Purpose = &st.ID, "staff"
-		case !errors.Is(err, pgx.ErrNoRows):
-			return err
-		}
-		if _, err := q.MessageReceive(ctx, params); errors.Is(err, pgx.ErrNoRows) {
-			return nil // delivered before
-		} else if err != nil {
-			return err
-		}
-		if params.StaffID == nil {
-			return nil // an unknown number is kept for admins; no answer reveals anything
-		}
-		answer, err = s.staffReply(ctx, q, st, in.Body, now)
-		return err
+		return nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("receive SMS: %w", err)
+		return nil, fmt.Errorf("receive SMS: %w", err)
 	}
-	return answer, nil
+	return answers, nil
+}
+
+// receiveNotFromSurvivor stores a text from a staff member's phone (and
+// acts on an ACK) or from a number nobody knows, inside the transaction.
+func (s *Server) receiveNotFromSurvivor(ctx context.Context, q *db.Queries, in InboundSMS, from string, hash []byte) (string, error) {
+	enc, segs := segment.Count(in.Body)
+	params := db.MessageReceiveParams{
+		Channel: "sms", Purpose: "unmatched", PeerHash: hash,
+		PeerEnc: s.Keyring.SealString(crypt.MessagePeer, from), BodyEnc: s.Keyring.SealString(crypt.MessageBody, in.Body),
+		Provider: "twilio", ProviderSid: &in.SID, Segments: ptr(int32(segs)), Encoding: ptr(string(enc)), Now: in.ReceivedAt,
+	}
+	st, err := q.StaffGetByPhoneHash(ctx, hash)
+	switch {
+	case err == nil:
+		params.StaffID, params.Purpose = &st.ID, "staff"
+	case !errors.Is(err, pgx.ErrNoRows):
+		return "", err
+	}
+	if _, err := q.MessageReceive(ctx, params); errors.Is(err, pgx.ErrNoRows) {
+		return "", nil // delivered before
+	} else if err != nil {
+		return "", err
+	}
+	if params.StaffID == nil {
+		return "", nil // an unknown number is kept for admins; no answer reveals anything
+	}
+	return s.staffReply(ctx, q, st, in.Body, in.ReceivedAt)
 }
 
 // staffReply handles "ACK 123456" from an active staff member's registered

@@ -98,6 +98,7 @@ type Server struct {
 	CallRate jobs.Pace
 
 	// Set by Handler.
+	texts    *textGroup // inbound texts waiting to be stored together
 	limits   *abuseLimits
 	sessions *scs.SessionManager
 	pages    pages
@@ -122,6 +123,7 @@ func (s *Server) queries() *db.Queries { return db.New(s.Pool) }
 
 // Handler builds the echo router with every route.
 func (s *Server) Handler() *echo.Echo {
+	s.texts = new(textGroup)
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true

@@ -33,6 +33,7 @@ const (
 // client. *river.Client[pgx.Tx] is one.
 type Inserter interface {
 	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertManyTx(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 }
 
 // RaiseFlag stores a risk flag and, when it is new, opens an alert for the

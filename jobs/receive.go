@@ -69,37 +69,92 @@ type ReplyOutcome struct {
 // text was spooled): later, "thank you" would puzzle more than help.
 const AnswerLate = 15 * time.Minute
 
+// SurvivorReply is one reply and who sent it.
+type SurvivorReply struct {
+	Survivor ReplySurvivor
+	Reply    Reply
+}
+
 // ReceiveReply stores a survivor's reply once, inside the caller's
 // transaction, and does at once what cannot wait: a STOP or START by text
 // changes consent; the answer is chosen; the assessment job (which links
 // the reply to its check-in and raises any risk flag) is inserted in the
 // same transaction, urgent replies first.
 func (d *Deps) ReceiveReply(ctx context.Context, ins Inserter, tx pgx.Tx, sv ReplySurvivor, r Reply) (ReplyOutcome, error) {
-	q := db.New(tx)
-	p := db.MessageReceiveParams{
-		Channel: r.Channel, SurvivorID: &sv.ID, Purpose: "reply",
-		PeerHash: d.Keyring.BlindIndex(r.From), PeerEnc: d.Keyring.SealString(crypt.MessagePeer, r.From),
-		BodyEnc: d.Keyring.SealString(crypt.MessageBody, r.Body), Provider: "twilio", ProviderSid: &r.SID, Now: r.ReceivedAt,
-	}
-	if r.Channel == "sms" {
-		enc, segs := segment.Count(r.Body)
-		p.Segments, p.Encoding = ptr(int32(segs)), ptr(string(enc))
-	}
-	if r.Call != nil {
-		p.ReplyTo, p.CheckinID = &r.Call.ID, r.Call.CheckinID
-	}
-	msgID, err := q.MessageReceive(ctx, p)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ReplyOutcome{}, nil // delivered before
-	}
-	if err != nil {
-		return ReplyOutcome{}, fmt.Errorf("store reply: %w", err)
-	}
-	res, err := d.Understand(r.Channel, r.Body, sv.DuressEnc, sv.CodeEnc)
+	outs, err := d.ReceiveReplies(ctx, ins, tx, []SurvivorReply{{Survivor: sv, Reply: r}})
 	if err != nil {
 		return ReplyOutcome{}, err
 	}
-	out := ReplyOutcome{Stored: true, MessageID: msgID, Result: res}
+	return outs[0], nil
+}
+
+// ReceiveReplies is ReceiveReply for several replies in one transaction
+// (the texts of one group commit, see handlers), in a fixed number of
+// round trips whatever their number: the messages are stored in one
+// pipelined batch and the jobs inserted in one statement. Only a STOP or
+// START takes statements of its own. The outcomes are in the order of rs.
+func (d *Deps) ReceiveReplies(ctx context.Context, ins Inserter, tx pgx.Tx, rs []SurvivorReply) ([]ReplyOutcome, error) {
+	q := db.New(tx)
+	params := make([]db.MessageReceiveManyParams, len(rs))
+	for i, sr := range rs {
+		r := sr.Reply
+		p := db.MessageReceiveManyParams{
+			Channel: r.Channel, SurvivorID: &sr.Survivor.ID, Purpose: "reply",
+			PeerHash: d.Keyring.BlindIndex(r.From), PeerEnc: d.Keyring.SealString(crypt.MessagePeer, r.From),
+			BodyEnc: d.Keyring.SealString(crypt.MessageBody, r.Body), Provider: "twilio", ProviderSid: &r.SID, Now: r.ReceivedAt,
+		}
+		if r.Channel == "sms" {
+			enc, segs := segment.Count(r.Body)
+			p.Segments, p.Encoding = ptr(int32(segs)), ptr(string(enc))
+		}
+		if r.Call != nil {
+			p.ReplyTo, p.CheckinID = &r.Call.ID, r.Call.CheckinID
+		}
+		params[i] = p
+	}
+	outs := make([]ReplyOutcome, len(rs))
+	var storeErr error
+	q.MessageReceiveMany(ctx, params).QueryRow(func(i int, id int64, err error) {
+		switch {
+		case err == nil:
+			outs[i] = ReplyOutcome{Stored: true, MessageID: id}
+		case errors.Is(err, pgx.ErrNoRows):
+			// delivered before: nothing is done, nothing answered again
+		case storeErr == nil:
+			storeErr = fmt.Errorf("store reply: %w", err)
+		}
+	})
+	if storeErr != nil {
+		return nil, storeErr
+	}
+
+	var queued []river.InsertManyParams
+	for i, sr := range rs {
+		if !outs[i].Stored {
+			continue
+		}
+		jobs, err := d.actOnReply(ctx, q, sr.Survivor, sr.Reply, &outs[i])
+		if err != nil {
+			return nil, err
+		}
+		queued = append(queued, jobs...)
+	}
+	if len(queued) > 0 {
+		if _, err := ins.InsertManyTx(ctx, tx, queued); err != nil {
+			return nil, fmt.Errorf("enqueue assessment: %w", err)
+		}
+	}
+	return outs, nil
+}
+
+// actOnReply understands a stored reply, changes consent on a STOP or
+// START by text, chooses the answer and returns the jobs to insert for it.
+func (d *Deps) actOnReply(ctx context.Context, q *db.Queries, sv ReplySurvivor, r Reply, out *ReplyOutcome) ([]river.InsertManyParams, error) {
+	res, err := d.Understand(r.Channel, r.Body, sv.DuressEnc, sv.CodeEnc)
+	if err != nil {
+		return nil, err
+	}
+	out.Result = res
 
 	switch {
 	case r.Channel != "sms":
@@ -108,14 +163,14 @@ func (d *Deps) ReceiveReply(ctx context.Context, ins Inserter, tx pgx.Tx, sv Rep
 		// Withdrawn at once, confirmed once; nothing more until START.
 		if sv.SMSConsent {
 			if err := recordSurvivorConsent(ctx, q, sv.ID, "withdraw", r.ReceivedAt); err != nil {
-				return ReplyOutcome{}, err
+				return nil, err
 			}
 			out.Answer = locales.OptOutConfirm
 		}
 	case res.Intent == reply.OptIn:
 		if !sv.SMSConsent && slices.Contains(sv.Channels, "sms") {
 			if err := recordSurvivorConsent(ctx, q, sv.ID, "give", r.ReceivedAt); err != nil {
-				return ReplyOutcome{}, err
+				return nil, err
 			}
 			out.Answer = locales.OptInConfirm
 		}
@@ -123,22 +178,19 @@ func (d *Deps) ReceiveReply(ctx context.Context, ins Inserter, tx pgx.Tx, sv Rep
 		out.Answer = r.Answers[res.Intent]
 	}
 
-	priority := replyPriority(res)
+	opts := &river.InsertOpts{Priority: replyPriority(res)}
+	var queued []river.InsertManyParams
 	if r.Spooled {
 		// Only what is sent goes on record: the answer job records its
 		// own text when (and if) it goes out.
 		if out.Answer != "" && d.now().Sub(r.ReceivedAt) <= AnswerLate {
-			args := ReplyAnswerArgs{MessageID: msgID, Answer: out.Answer, Deadline: r.ReceivedAt.Add(AnswerLate)}
-			if _, err := ins.InsertTx(ctx, tx, args, &river.InsertOpts{Priority: priority}); err != nil {
-				return ReplyOutcome{}, fmt.Errorf("enqueue answer: %w", err)
-			}
+			args := ReplyAnswerArgs{MessageID: out.MessageID, Answer: out.Answer, Deadline: r.ReceivedAt.Add(AnswerLate)}
+			queued = append(queued, river.InsertManyParams{Args: args, InsertOpts: opts})
 		}
 		out.Answer = ""
 	}
-	if _, err := ins.InsertTx(ctx, tx, ReplyAssessArgs{MessageID: msgID, Answer: out.Answer}, &river.InsertOpts{Priority: priority}); err != nil {
-		return ReplyOutcome{}, fmt.Errorf("enqueue assessment: %w", err)
-	}
-	return out, nil
+	queued = append(queued, river.InsertManyParams{Args: ReplyAssessArgs{MessageID: out.MessageID, Answer: out.Answer}, InsertOpts: opts})
+	return queued, nil
 }
 
 // replyPriority: a "3" or the duress word must not wait behind a thousand

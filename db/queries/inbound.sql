@@ -1,10 +1,19 @@
--- MessageReceive stores an inbound message once: a second delivery of the
--- same MessageSid (Twilio retries, two web replicas) inserts nothing and
--- returns no row.
 -- MessageReceive stores an inbound text or key press once: a second
--- delivery of the same MessageSid (or CallSid and step) inserts nothing.
--- A key press names its call in reply_to.
+-- delivery of the same MessageSid (or CallSid and step) inserts nothing
+-- and returns no row (Twilio retries, two web replicas). A key press names
+-- its call in reply_to.
 -- name: MessageReceive :one
+INSERT INTO messages (direction, channel, survivor_id, staff_id, checkin_id, reply_to, purpose, peer_hash, peer_enc, body_enc,
+                      language, provider, provider_sid, status, segments, encoding, created_at, updated_at)
+VALUES ('in', @channel, @survivor_id, @staff_id, @checkin_id, @reply_to, @purpose, @peer_hash, @peer_enc, @body_enc,
+        @language, @provider, @provider_sid, 'received', @segments, @encoding, @now, @now)
+ON CONFLICT (provider_sid) DO NOTHING
+RETURNING id;
+
+-- MessageReceiveMany is MessageReceive for several replies, pipelined: one
+-- round trip for all (ReceiveReplies). A SID seen before, or earlier in the
+-- same batch, returns no row.
+-- name: MessageReceiveMany :batchone
 INSERT INTO messages (direction, channel, survivor_id, staff_id, checkin_id, reply_to, purpose, peer_hash, peer_enc, body_enc,
                       language, provider, provider_sid, status, segments, encoding, created_at, updated_at)
 VALUES ('in', @channel, @survivor_id, @staff_id, @checkin_id, @reply_to, @purpose, @peer_hash, @peer_enc, @body_enc,
@@ -55,6 +64,16 @@ WHERE m.id = @id;
 -- SurvivorForReply is what the webhook needs to answer a survivor, in one
 -- round trip: who they are and whether they consent to SMS right now.
 -- name: SurvivorForReply :one
+SELECT s.id, s.language, s.channels, s.duress_enc, s.duress_code_enc,
+       coalesce((SELECT cr.action = 'give' FROM consent_records cr
+                 WHERE cr.survivor_id = s.id AND 'sms' = ANY(cr.channels)
+                 ORDER BY cr.recorded_at DESC, cr.id DESC LIMIT 1), false)::bool AS sms_consent
+FROM survivors s
+WHERE s.phone_hash = @phone_hash AND s.status = 'active';
+
+-- SurvivorForReplyMany is SurvivorForReply for several senders, pipelined
+-- (the texts of one group commit).
+-- name: SurvivorForReplyMany :batchone
 SELECT s.id, s.language, s.channels, s.duress_enc, s.duress_code_enc,
        coalesce((SELECT cr.action = 'give' FROM consent_records cr
                  WHERE cr.survivor_id = s.id AND 'sms' = ANY(cr.channels)
