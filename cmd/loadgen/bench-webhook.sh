@@ -7,10 +7,14 @@
 # Environment:
 #   ROLE=web                 Saathi's web role alone (no worker, no voice, no alerts)
 #   LATENCY=150ms            the fake Twilio's answer time (0, 150ms, 100ms-200ms; default 0)
-#   OPEN=50,80,95            open-loop rates, in % of the closed loop's (default 50,80,95)
+#   OPEN=50,80,95            open-loop rates, in % of the closed loop's (default 50,80,95); OPEN= for none
 #   ALERTS=1000              '3' replies timed to their alert text (default 1000)
 #   SURVIVORS=500            survivors enrolled for the load (default 500)
 #   SAATHI_WORKERS=50        Saathi's worker setting (default 50, production's)
+#   PROFILE=cpu.pprof        write Saathi's CPU profile there (go tool pprof)
+#   PGSS=20                  print the 20 statements that took the most time
+#                            during the load (pg_stat_statements must be in the
+#                            server's shared_preload_libraries)
 # Saathi (web and worker in one process) runs against a fresh database that
 # commits durably (synchronous_commit on, as production), with the twilio
 # provider pointed at loadgen's fake Twilio; loadgen, a second process,
@@ -50,6 +54,9 @@ echo "settings: synchronous_commit $(psql "$url" -Atc 'SHOW synchronous_commit')
 	"$conc clients, ${secs}s per phase; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 .data/saathi migrate
+if [ -n "${PGSS:-}" ]; then
+	psql "$url" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+fi
 admin=$(.data/saathi staff add --name Bench --role admin | sed -n 's/^token: //p')
 cw=$(.data/saathi staff add --name Caseworker --role caseworker --phone +919000000001 | sed -n 's/.*(id \([0-9a-f-]*\)).*/\1/p')
 
@@ -60,17 +67,29 @@ if [ "$role" = web ]; then
 fi
 .data/loadgen -target http://127.0.0.1:18080 -admin-token "$admin" -caseworker-id "$cw" \
 	-duration "${secs}s" -concurrency "$conc" -survivors "${SURVIVORS:-500}" \
-	-open-loop "${OPEN:-50,80,95}" -twilio-latency "${LATENCY:-0}" \
+	-open-loop "${OPEN-50,80,95}" -twilio-latency "${LATENCY:-0}" \
 	-alerts "$alerts" -spool-dir "$SAATHI_SPOOL_DIR" $voice &
 lg=$!
 sleep 1
-.data/saathi serve --role="$role" &
+[ -n "${PGSS:-}" ] && psql "$url" -qAtc "SELECT pg_stat_statements_reset()" >/dev/null
+SAATHI_CPU_PROFILE="${PROFILE:-}" .data/saathi serve --role="$role" &
 sv=$!
 status=0
 wait "$lg" || status=$?
 kill "$sv"
 wait "$sv" 2>/dev/null || true
 sv=
+if [ -n "${PGSS:-}" ]; then
+	echo "pg_stat_statements, this database, the $PGSS statements that took the most time:"
+	psql "$url" -P pager=off -c "SELECT calls, round(total_exec_time::numeric) AS total_ms,
+		round((100 * total_exec_time / sum(total_exec_time) OVER ())::numeric, 1) AS pct,
+		round(mean_exec_time::numeric, 3) AS mean_ms, rows,
+		left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
+		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		ORDER BY total_exec_time DESC LIMIT $PGSS"
+	psql "$url" -P pager=off -c "SELECT sum(calls) AS statements, round(sum(total_exec_time)::numeric) AS total_ms
+		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+fi
 
 psql "$url" -qc "CREATE TABLE bench_insert (id bigserial PRIMARY KEY, payload text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
 script=$(mktemp)
