@@ -30,46 +30,6 @@ func (q *Queries) CheckinAnswer(ctx context.Context, arg CheckinAnswerParams) er
 	return err
 }
 
-const checkinAwaitingReply = `-- name: CheckinAwaitingReply :one
-SELECT id, survivor_id, kind, channel, cadence_version, seq, due_at, state, reason, requested_by, parent_id, sent_at, answered_at, created_at, updated_at, delivery_failed_at, assessed_at, calls FROM checkins
-WHERE survivor_id = $1 AND state IN ('sent', 'missed') AND sent_at >= $2::timestamptz
-ORDER BY sent_at DESC
-LIMIT 1
-`
-
-type CheckinAwaitingReplyParams struct {
-	SurvivorID uuid.UUID
-	Since      time.Time
-}
-
-// CheckinAwaitingReply is the check-in a reply answers: the latest one
-// sent (or already missed, a late answer still counts) in the last week.
-func (q *Queries) CheckinAwaitingReply(ctx context.Context, arg CheckinAwaitingReplyParams) (Checkin, error) {
-	row := q.db.QueryRow(ctx, checkinAwaitingReply, arg.SurvivorID, arg.Since)
-	var i Checkin
-	err := row.Scan(
-		&i.ID,
-		&i.SurvivorID,
-		&i.Kind,
-		&i.Channel,
-		&i.CadenceVersion,
-		&i.Seq,
-		&i.DueAt,
-		&i.State,
-		&i.Reason,
-		&i.RequestedBy,
-		&i.ParentID,
-		&i.SentAt,
-		&i.AnsweredAt,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.DeliveryFailedAt,
-		&i.AssessedAt,
-		&i.Calls,
-	)
-	return i, err
-}
-
 const messageGetForAssess = `-- name: MessageGetForAssess :one
 SELECT m.id, m.direction, m.channel, m.survivor_id, m.staff_id, m.checkin_id, m.alert_id, m.purpose, m.peer_hash, m.peer_enc, m.body_enc, m.template, m.language, m.provider, m.provider_sid, m.status, m.error_code, m.error_message, m.segments, m.encoding, m.answered_by, m.created_at, m.updated_at, m.dlt_template_id, m.reply_to, s.duress_enc, s.duress_code_enc, s.language AS survivor_language, s.status AS survivor_status, s.timezone AS survivor_timezone
 FROM messages m JOIN survivors s ON s.id = m.survivor_id
@@ -257,86 +217,161 @@ func (q *Queries) MessageReceive(ctx context.Context, arg MessageReceiveParams) 
 	return id, err
 }
 
-const messageRecordReply = `-- name: MessageRecordReply :exec
-INSERT INTO messages (direction, channel, survivor_id, staff_id, reply_to, purpose, peer_hash, peer_enc, body_enc,
-                      template, language, provider, status, segments, encoding, created_at, updated_at)
-VALUES ('out', $1, $2, $3, $4, 'reply', $5, $6, $7,
-        $8, $9, $10, 'twiml', $11, $12, $13, $13)
+const replyForAssess = `-- name: ReplyForAssess :one
+SELECT m.id, m.direction, m.channel, m.survivor_id, m.staff_id, m.checkin_id, m.alert_id, m.purpose, m.peer_hash, m.peer_enc, m.body_enc, m.template, m.language, m.provider, m.provider_sid, m.status, m.error_code, m.error_message, m.segments, m.encoding, m.answered_by, m.created_at, m.updated_at, m.dlt_template_id, m.reply_to, s.duress_enc, s.duress_code_enc, s.language AS survivor_language, s.status AS survivor_status,
+       ARRAY(SELECT c.id FROM checkins c
+             WHERE m.checkin_id IS NULL AND c.survivor_id = m.survivor_id AND c.state IN ('sent', 'missed')
+               AND c.sent_at >= m.created_at - make_interval(secs => $1::float8)
+             ORDER BY c.sent_at DESC
+             LIMIT 1)::uuid[] AS awaiting_checkin
+FROM messages m JOIN survivors s ON s.id = m.survivor_id
+WHERE m.id = $2
 `
 
-type MessageRecordReplyParams struct {
-	Channel    string
-	SurvivorID *uuid.UUID
-	StaffID    *uuid.UUID
-	ReplyTo    *int64
-	PeerHash   []byte
-	PeerEnc    []byte
-	BodyEnc    []byte
-	Template   *string
-	Language   *string
-	Provider   string
-	Segments   *int32
-	Encoding   *string
-	Now        time.Time
+type ReplyForAssessParams struct {
+	AnswerWindowSeconds float64
+	ID                  int64
 }
 
-// MessageRecordReply records the answer given in TwiML: a text, or words
-// spoken on the call.
-func (q *Queries) MessageRecordReply(ctx context.Context, arg MessageRecordReplyParams) error {
-	_, err := q.db.Exec(ctx, messageRecordReply,
-		arg.Channel,
-		arg.SurvivorID,
-		arg.StaffID,
-		arg.ReplyTo,
-		arg.PeerHash,
-		arg.PeerEnc,
-		arg.BodyEnc,
-		arg.Template,
-		arg.Language,
-		arg.Provider,
-		arg.Segments,
-		arg.Encoding,
-		arg.Now,
+type ReplyForAssessRow struct {
+	ID               int64
+	Direction        string
+	Channel          string
+	SurvivorID       *uuid.UUID
+	StaffID          *uuid.UUID
+	CheckinID        *uuid.UUID
+	AlertID          *uuid.UUID
+	Purpose          string
+	PeerHash         []byte
+	PeerEnc          []byte
+	BodyEnc          []byte
+	Template         *string
+	Language         *string
+	Provider         string
+	ProviderSid      *string
+	Status           string
+	ErrorCode        *int32
+	ErrorMessage     *string
+	Segments         *int32
+	Encoding         *string
+	AnsweredBy       *string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	DltTemplateID    *string
+	ReplyTo          *int64
+	DuressEnc        []byte
+	DuressCodeEnc    []byte
+	SurvivorLanguage string
+	SurvivorStatus   string
+	AwaitingCheckin  []uuid.UUID
+}
+
+// ReplyForAssess is what assessing a reply needs, in one round trip: the
+// message (keys pressed name their call's check-in), its survivor, and,
+// for a text, the check-in awaiting it (none or one): the latest one sent
+// (or already missed: a late answer still counts) in the answer window
+// before it.
+func (q *Queries) ReplyForAssess(ctx context.Context, arg ReplyForAssessParams) (ReplyForAssessRow, error) {
+	row := q.db.QueryRow(ctx, replyForAssess, arg.AnswerWindowSeconds, arg.ID)
+	var i ReplyForAssessRow
+	err := row.Scan(
+		&i.ID,
+		&i.Direction,
+		&i.Channel,
+		&i.SurvivorID,
+		&i.StaffID,
+		&i.CheckinID,
+		&i.AlertID,
+		&i.Purpose,
+		&i.PeerHash,
+		&i.PeerEnc,
+		&i.BodyEnc,
+		&i.Template,
+		&i.Language,
+		&i.Provider,
+		&i.ProviderSid,
+		&i.Status,
+		&i.ErrorCode,
+		&i.ErrorMessage,
+		&i.Segments,
+		&i.Encoding,
+		&i.AnsweredBy,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.DltTemplateID,
+		&i.ReplyTo,
+		&i.DuressEnc,
+		&i.DuressCodeEnc,
+		&i.SurvivorLanguage,
+		&i.SurvivorStatus,
+		&i.AwaitingCheckin,
 	)
-	return err
+	return i, err
 }
 
-const responseCreate = `-- name: ResponseCreate :one
-INSERT INTO responses (message_id, survivor_id, checkin_id, intent, evidence_enc, created_at)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (message_id) DO NOTHING
-RETURNING id, message_id, survivor_id, checkin_id, intent, evidence_enc, created_at
+const responseRecord = `-- name: ResponseRecord :one
+WITH r AS (
+    INSERT INTO responses (message_id, survivor_id, checkin_id, intent, evidence_enc, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (message_id) DO NOTHING
+    RETURNING id
+), answer AS (
+    INSERT INTO messages (direction, channel, survivor_id, reply_to, purpose, peer_hash, peer_enc, body_enc,
+                          template, language, provider, status, segments, encoding, created_at, updated_at)
+    SELECT 'out', $7, $2, $8, 'reply', $9, $10, $11::bytea,
+           $12, $13, $14, 'twiml', $15, $16, $17, $17
+    FROM r WHERE $11::bytea IS NOT NULL
+)
+SELECT id FROM r
 `
 
-type ResponseCreateParams struct {
+type ResponseRecordParams struct {
 	MessageID   int64
 	SurvivorID  uuid.UUID
 	CheckinID   *uuid.UUID
 	Intent      string
 	EvidenceEnc []byte
 	Now         time.Time
+	Channel     string
+	ReplyTo     *int64
+	PeerHash    []byte
+	PeerEnc     []byte
+	AnswerEnc   []byte
+	Template    *string
+	Language    *string
+	Provider    string
+	Segments    *int32
+	Encoding    *string
+	AnsweredAt  time.Time
 }
 
-func (q *Queries) ResponseCreate(ctx context.Context, arg ResponseCreateParams) (Response, error) {
-	row := q.db.QueryRow(ctx, responseCreate,
+// ResponseRecord records what a reply meant, once, and with it the answer
+// the survivor got in TwiML (when answer_enc is set) on their timeline:
+// both or neither. A second assessment of the same reply records nothing
+// and returns no row.
+func (q *Queries) ResponseRecord(ctx context.Context, arg ResponseRecordParams) (int64, error) {
+	row := q.db.QueryRow(ctx, responseRecord,
 		arg.MessageID,
 		arg.SurvivorID,
 		arg.CheckinID,
 		arg.Intent,
 		arg.EvidenceEnc,
 		arg.Now,
+		arg.Channel,
+		arg.ReplyTo,
+		arg.PeerHash,
+		arg.PeerEnc,
+		arg.AnswerEnc,
+		arg.Template,
+		arg.Language,
+		arg.Provider,
+		arg.Segments,
+		arg.Encoding,
+		arg.AnsweredAt,
 	)
-	var i Response
-	err := row.Scan(
-		&i.ID,
-		&i.MessageID,
-		&i.SurvivorID,
-		&i.CheckinID,
-		&i.Intent,
-		&i.EvidenceEnc,
-		&i.CreatedAt,
-	)
-	return i, err
+	var id int64
+	err := row.Scan(&id)
+	return id, err
 }
 
 const riskFlagCreate = `-- name: RiskFlagCreate :one

@@ -1,9 +1,12 @@
 package handlers_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+
+	"saathi/locales"
 )
 
 // alertFor makes the survivor text "3 ..." and returns the alert's ID.
@@ -142,5 +145,46 @@ func TestSurvivorTimeline(t *testing.T) {
 	}
 	if n := f.count("SELECT count(*) FROM checkins WHERE survivor_id = $1 AND kind = 'adhoc' AND state = 'answered'", id); n != 1 {
 		t.Error("the reply did not answer the check-in")
+	}
+}
+
+// An assessment that runs again (its work committed, but the worker died
+// before River recorded the job done) records nothing twice: one response,
+// one answer on the timeline, one flag, one alert, and the check-in stays
+// answered.
+func TestAssessmentRunAgainRecordsNothingTwice(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	id := f.enrol("+919876543210")
+	f.twilio()
+	if r := f.do(http.MethodPost, "/api/v1/survivors/"+id+"/checkins", f.caseworker.Token, map[string]any{"channel": "sms"}); r.Code != http.StatusAccepted {
+		t.Fatal(r.Code)
+	}
+	f.workJobs()
+	if _, answer := f.inbound(newSID(), "+919876543210", "3"); answer != f.text("hi", locales.ReplyHelpNow) {
+		t.Fatalf("answer %q", answer)
+	}
+	f.workJobs()
+	counts := func() [5]int {
+		return [5]int{
+			f.count("SELECT count(*) FROM responses WHERE survivor_id = $1", id),
+			f.count("SELECT count(*) FROM messages WHERE survivor_id = $1 AND direction = 'out' AND purpose = 'reply' AND template = 'ReplyHelpNow'", id),
+			f.count("SELECT count(*) FROM risk_flags WHERE survivor_id = $1", id),
+			f.count("SELECT count(*) FROM alerts WHERE survivor_id = $1", id),
+			f.count("SELECT count(*) FROM checkins WHERE survivor_id = $1 AND kind = 'adhoc' AND state = 'answered'", id),
+		}
+	}
+	if got := counts(); got != [5]int{1, 1, 1, 1, 1} {
+		t.Fatalf("after the assessment: responses, answers, flags, alerts, answered check-ins = %v, want one each", got)
+	}
+	if _, err := f.pool.Exec(context.Background(),
+		"UPDATE river_job SET state = 'available', finalized_at = NULL, attempted_at = NULL WHERE kind = 'reply_assess'"); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.workJobs(); n == 0 {
+		t.Fatal("the assessment did not run again")
+	}
+	if got := counts(); got != [5]int{1, 1, 1, 1, 1} {
+		t.Errorf("after it ran again: responses, answers, flags, alerts, answered check-ins = %v, want one each", got)
 	}
 }

@@ -58,7 +58,7 @@ func (w *ReplyAssessWorker) Work(ctx context.Context, job *river.Job[ReplyAssess
 	now := w.Deps.now()
 	err := pgx.BeginFunc(ctx, w.Deps.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
-		m, err := q.MessageGetForAssess(ctx, job.Args.MessageID)
+		m, err := q.ReplyForAssess(ctx, db.ReplyForAssessParams{ID: job.Args.MessageID, AnswerWindowSeconds: answerWindow.Seconds()})
 		if err != nil {
 			return db.NotFound(err)
 		}
@@ -81,31 +81,26 @@ func (w *ReplyAssessWorker) Work(ctx context.Context, job *river.Job[ReplyAssess
 		// Keys pressed on a call answer that call's check-in; a text
 		// answers the latest check-in sent.
 		checkinID := m.CheckinID
-		if checkinID == nil {
-			ci, err := q.CheckinAwaitingReply(ctx, db.CheckinAwaitingReplyParams{SurvivorID: *m.SurvivorID, Since: m.CreatedAt.Add(-answerWindow)})
-			switch {
-			case err == nil:
-				checkinID = &ci.ID
-			case !errors.Is(err, pgx.ErrNoRows):
-				return err
-			}
+		if checkinID == nil && len(m.AwaitingCheckin) > 0 {
+			checkinID = &m.AwaitingCheckin[0]
 		}
 		found := checkinID != nil
-		rp := db.ResponseCreateParams{
+		rp := db.ResponseRecordParams{
 			MessageID: m.ID, SurvivorID: *m.SurvivorID, Intent: string(res.Intent), CheckinID: checkinID,
 			EvidenceEnc: w.Deps.Keyring.Seal(crypt.ResponseEvidence, evidence), Now: now,
 		}
-		resp, err := q.ResponseCreate(ctx, rp)
+		if job.Args.Answer != "" {
+			// The TwiML answer the survivor got, on record with the response.
+			if err := w.answerRecord(&rp, m, job.Args.Answer); err != nil {
+				return err
+			}
+		}
+		responseID, err := q.ResponseRecord(ctx, rp)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // assessed already
 		}
 		if err != nil {
 			return err
-		}
-		if job.Args.Answer != "" {
-			if err := w.recordAnswer(ctx, q, m, job.Args.Answer); err != nil {
-				return err
-			}
 		}
 		// STOP and START are not answers to a check-in.
 		if found && res.Intent != reply.OptOut && res.Intent != reply.OptIn {
@@ -118,7 +113,7 @@ func (w *ReplyAssessWorker) Work(ctx context.Context, job *river.Job[ReplyAssess
 			return nil
 		}
 		_, err = RaiseFlag(ctx, w.Deps, river.ClientFromContext[pgx.Tx](ctx), tx, db.RiskFlagCreateParams{
-			SurvivorID: *m.SurvivorID, Kind: flag.Kind, Severity: string(flag.Severity), ResponseID: &resp.ID, CheckinID: rp.CheckinID, Now: now,
+			SurvivorID: *m.SurvivorID, Kind: flag.Kind, Severity: string(flag.Severity), ResponseID: &responseID, CheckinID: rp.CheckinID, Now: now,
 		})
 		return err
 	})
@@ -128,17 +123,18 @@ func (w *ReplyAssessWorker) Work(ctx context.Context, job *river.Job[ReplyAssess
 	return err
 }
 
-// recordAnswer puts the TwiML answer the survivor got on record, as an
-// outbound message (Twilio sends it; it has no SID of its own here).
-func (w *ReplyAssessWorker) recordAnswer(ctx context.Context, q *db.Queries, m db.MessageGetForAssessRow, id string) error {
+// answerRecord fills in the TwiML answer the survivor got, to be put on
+// record as an outbound message (Twilio sends it; it has no SID of its own
+// here) with the response.
+func (w *ReplyAssessWorker) answerRecord(rp *db.ResponseRecordParams, m db.ReplyForAssessRow, id string) error {
 	text, err := w.Deps.Catalog.Text(m.SurvivorLanguage, id, nil)
 	if err != nil {
 		return err
 	}
 	enc, segs := segment.Count(text)
-	return q.MessageRecordReply(ctx, db.MessageRecordReplyParams{
-		Channel: m.Channel, SurvivorID: m.SurvivorID, ReplyTo: m.ReplyTo, PeerHash: m.PeerHash, PeerEnc: m.PeerEnc,
-		BodyEnc: w.Deps.Keyring.SealString(crypt.MessageBody, text), Template: &id, Language: &m.SurvivorLanguage,
-		Provider: m.Provider, Segments: ptr(int32(segs)), Encoding: ptr(string(enc)), Now: m.CreatedAt,
-	})
+	rp.Channel, rp.ReplyTo, rp.PeerHash, rp.PeerEnc = m.Channel, m.ReplyTo, m.PeerHash, m.PeerEnc
+	rp.AnswerEnc = w.Deps.Keyring.SealString(crypt.MessageBody, text)
+	rp.Template, rp.Language, rp.Provider = &id, &m.SurvivorLanguage, m.Provider
+	rp.Segments, rp.Encoding, rp.AnsweredAt = ptr(int32(segs)), ptr(string(enc)), m.CreatedAt
+	return nil
 }

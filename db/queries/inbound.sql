@@ -21,28 +21,6 @@ VALUES ('in', @channel, @survivor_id, @staff_id, @checkin_id, @reply_to, @purpos
 ON CONFLICT (provider_sid) DO NOTHING
 RETURNING id;
 
--- MessageRecordReply records the answer given in TwiML: a text, or words
--- spoken on the call.
--- name: MessageRecordReply :exec
-INSERT INTO messages (direction, channel, survivor_id, staff_id, reply_to, purpose, peer_hash, peer_enc, body_enc,
-                      template, language, provider, status, segments, encoding, created_at, updated_at)
-VALUES ('out', @channel, @survivor_id, @staff_id, @reply_to, 'reply', @peer_hash, @peer_enc, @body_enc,
-        @template, @language, @provider, 'twiml', @segments, @encoding, @now, @now);
-
--- name: ResponseCreate :one
-INSERT INTO responses (message_id, survivor_id, checkin_id, intent, evidence_enc, created_at)
-VALUES (@message_id, @survivor_id, @checkin_id, @intent, @evidence_enc, @now)
-ON CONFLICT (message_id) DO NOTHING
-RETURNING *;
-
--- CheckinAwaitingReply is the check-in a reply answers: the latest one
--- sent (or already missed, a late answer still counts) in the last week.
--- name: CheckinAwaitingReply :one
-SELECT * FROM checkins
-WHERE survivor_id = @survivor_id AND state IN ('sent', 'missed') AND sent_at >= @since::timestamptz
-ORDER BY sent_at DESC
-LIMIT 1;
-
 -- CheckinAnswer marks a check-in answered, and its parent when it is a
 -- follow-up (the survivor did reply).
 -- name: CheckinAnswer :exec
@@ -55,6 +33,40 @@ INSERT INTO risk_flags (survivor_id, kind, severity, response_id, checkin_id, cr
 VALUES (@survivor_id, @kind, @severity, @response_id, @checkin_id, @now)
 ON CONFLICT DO NOTHING
 RETURNING *;
+
+-- ReplyForAssess is what assessing a reply needs, in one round trip: the
+-- message (keys pressed name their call's check-in), its survivor, and,
+-- for a text, the check-in awaiting it (none or one): the latest one sent
+-- (or already missed: a late answer still counts) in the answer window
+-- before it.
+-- name: ReplyForAssess :one
+SELECT m.*, s.duress_enc, s.duress_code_enc, s.language AS survivor_language, s.status AS survivor_status,
+       ARRAY(SELECT c.id FROM checkins c
+             WHERE m.checkin_id IS NULL AND c.survivor_id = m.survivor_id AND c.state IN ('sent', 'missed')
+               AND c.sent_at >= m.created_at - make_interval(secs => @answer_window_seconds::float8)
+             ORDER BY c.sent_at DESC
+             LIMIT 1)::uuid[] AS awaiting_checkin
+FROM messages m JOIN survivors s ON s.id = m.survivor_id
+WHERE m.id = @id;
+
+-- ResponseRecord records what a reply meant, once, and with it the answer
+-- the survivor got in TwiML (when answer_enc is set) on their timeline:
+-- both or neither. A second assessment of the same reply records nothing
+-- and returns no row.
+-- name: ResponseRecord :one
+WITH r AS (
+    INSERT INTO responses (message_id, survivor_id, checkin_id, intent, evidence_enc, created_at)
+    VALUES (@message_id, @survivor_id, @checkin_id, @intent, @evidence_enc, @now)
+    ON CONFLICT (message_id) DO NOTHING
+    RETURNING id
+), answer AS (
+    INSERT INTO messages (direction, channel, survivor_id, reply_to, purpose, peer_hash, peer_enc, body_enc,
+                          template, language, provider, status, segments, encoding, created_at, updated_at)
+    SELECT 'out', @channel, @survivor_id, @reply_to, 'reply', @peer_hash, @peer_enc, sqlc.narg('answer_enc')::bytea,
+           @template, @language, @provider, 'twiml', @segments, @encoding, @answered_at, @answered_at
+    FROM r WHERE sqlc.narg('answer_enc')::bytea IS NOT NULL
+)
+SELECT id FROM r;
 
 -- name: MessageGetForAssess :one
 SELECT m.*, s.duress_enc, s.duress_code_enc, s.language AS survivor_language, s.status AS survivor_status, s.timezone AS survivor_timezone
