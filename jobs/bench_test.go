@@ -216,7 +216,11 @@ func runPipeline(b *testing.B, n int, latency func() time.Duration, tuned riverS
 	b.StopTimer()
 	ctx := context.Background()
 	f := setup(b)
-	pool, err := db.Connect(ctx, f.pool.Config().ConnString(), 60)
+	conns := 40 // SAATHI_DB_MAX_CONNS' default
+	if v, err := strconv.Atoi(os.Getenv("SAATHI_BENCH_CONNS")); err == nil && v > 0 {
+		conns = v
+	}
+	pool, err := db.Connect(ctx, f.pool.Config().ConnString(), int32(conns))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -227,7 +231,7 @@ func runPipeline(b *testing.B, n int, latency func() time.Duration, tuned riverS
 	driver := riverpgxv5.New(pool)
 	f.bulkSurvivors(b, n, time.Now().Add(-time.Minute), 0)
 	saathi := saathiSettings()
-	b.Logf("synchronous_commit on; Saathi: %s; tuned: %s", saathi, tuned)
+	b.Logf("synchronous_commit on; %d connections; Saathi: %s; tuned: %s", conns, saathi, tuned)
 
 	// The fake keeps nothing in memory, so the heap measured is Saathi's.
 	var accepted atomic.Int64
