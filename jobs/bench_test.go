@@ -382,11 +382,26 @@ func sampleHeap(peak *atomic.Uint64) (stop func()) {
 	return func() { close(done); <-finished }
 }
 
+// benchPace is the planner's pacing, per channel: SAATHI_BENCH_PACE
+// (sends a second; 0 for none), default 1, production's default.
+func benchPace(b *testing.B) jobs.Pace {
+	v := os.Getenv("SAATHI_BENCH_PACE")
+	if v == "" {
+		return 1
+	}
+	r, err := strconv.ParseFloat(v, 64)
+	if err != nil || r < 0 {
+		b.Fatalf("SAATHI_BENCH_PACE: %q is not a rate (sends a second, 0 for none)", v)
+	}
+	return jobs.Pace(r)
+}
+
 // BenchmarkPlannerTick times one planner tick with N survivors enrolled,
 // each with 24 check-ins planned (24 million rows at N=1,000,000), and
 // samples the heap during the ticks. SAATHI_BENCH_DUE sets how many are due
 // (default 1% of N): a tick's work grows with what is due, not with N, and
-// its memory is bounded by the batch size.
+// its memory is bounded by the batch size. Sends are paced at
+// SAATHI_BENCH_PACE a second per channel (default 1, production's).
 //
 //	SAATHI_BENCH_N=100000,1000000 SAATHI_BENCH_DUE=1000 go test ./jobs -run '^$' -bench PlannerTick -benchtime 3x -timeout 3h
 func BenchmarkPlannerTick(b *testing.B) {
@@ -405,6 +420,7 @@ func BenchmarkPlannerTick(b *testing.B) {
 			dbtest.RequireSynchronousCommit(b, f.pool)
 			f.fake.AllowUnused()
 			f.deps.NowFunc = nil
+			f.deps.SMSRate, f.deps.CallRate = benchPace(b), benchPace(b)
 			now := time.Now()
 			// Everyone has 24 check-ins ahead; then make some due.
 			f.bulkSurvivors(b, n, now.Add(time.Hour), 23)
@@ -432,6 +448,7 @@ func BenchmarkPlannerTick(b *testing.B) {
 				if i > 0 { // put the claimed check-ins back for another tick
 					_, _ = f.pool.Exec(context.Background(), "UPDATE checkins SET state = 'scheduled' WHERE state = 'queued'")
 					_, _ = f.pool.Exec(context.Background(), "DELETE FROM river_job")
+					_, _ = f.pool.Exec(context.Background(), "DELETE FROM send_pacing")
 				}
 				b.StartTimer()
 				start := time.Now()
@@ -445,6 +462,7 @@ func BenchmarkPlannerTick(b *testing.B) {
 			b.ReportMetric(float64(ticks.Microseconds())/1000/float64(b.N), "tick-ms")
 			b.ReportMetric(float64(n*24), "checkin-rows")
 			b.ReportMetric(float64(due), "due")
+			b.ReportMetric(float64(f.deps.SMSRate), "pace-per-s")
 			b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
 			b.ReportMetric(float64(base.HeapInuse)/(1<<20), "heap-before-MiB")
 		})
