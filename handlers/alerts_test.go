@@ -9,6 +9,19 @@ import (
 	"saathi/locales"
 )
 
+// enrolWithCheckinSent enrols a survivor and sends them an SMS check-in
+// their reply will answer; it returns their ID.
+func (f *fixture) enrolWithCheckinSent(phone string) string {
+	f.t.Helper()
+	id := f.enrol(phone)
+	f.twilio()
+	if r := f.do(http.MethodPost, "/api/v1/survivors/"+id+"/checkins", f.caseworker.Token, map[string]any{"channel": "sms"}); r.Code != http.StatusAccepted {
+		f.t.Fatalf("ask for a check-in: %d %s", r.Code, r.Body)
+	}
+	f.workJobs()
+	return id
+}
+
 // alertFor makes the survivor text "3 ..." and returns the alert's ID.
 func (f *fixture) alertFor(phone, body string) string {
 	f.t.Helper()
@@ -103,12 +116,7 @@ func TestAlertsAPI(t *testing.T) {
 func TestSurvivorTimeline(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	id := f.enrol("+919876543210")
-	f.twilio()
-	if r := f.do(http.MethodPost, "/api/v1/survivors/"+id+"/checkins", f.caseworker.Token, map[string]any{"channel": "sms"}); r.Code != http.StatusAccepted {
-		t.Fatal(r.Code)
-	}
-	f.workJobs()
+	id := f.enrolWithCheckinSent("+919876543210")
 	f.inbound(newSID(), "+919876543210", "2 मुझे कॉल करो")
 	f.workJobs()
 
@@ -155,12 +163,7 @@ func TestSurvivorTimeline(t *testing.T) {
 func TestAssessmentRunAgainRecordsNothingTwice(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	id := f.enrol("+919876543210")
-	f.twilio()
-	if r := f.do(http.MethodPost, "/api/v1/survivors/"+id+"/checkins", f.caseworker.Token, map[string]any{"channel": "sms"}); r.Code != http.StatusAccepted {
-		t.Fatal(r.Code)
-	}
-	f.workJobs()
+	id := f.enrolWithCheckinSent("+919876543210")
 	if _, answer := f.inbound(newSID(), "+919876543210", "3"); answer != f.text("hi", locales.ReplyHelpNow) {
 		t.Fatalf("answer %q", answer)
 	}
