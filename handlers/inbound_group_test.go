@@ -191,3 +191,55 @@ func TestTextThatFailsDoesNotFailItsGroup(t *testing.T) {
 		t.Errorf("%d assessments queued, want %d", got, n-1)
 	}
 }
+
+// With the database hung, every text of a group is spooled and answered
+// 200 within about one ReceiveTimeout, not one for the group and another
+// for each text tried alone; once the database is back, the replay stores
+// each once.
+func TestHungDatabaseSpoolsEveryTextOfAGroup(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	const n = 10
+	var forms []url.Values
+	var sids []string
+	for i := range n {
+		phone := fmt.Sprintf("+9198100002%02d", i)
+		f.enrol(phone)
+		sids = append(sids, newSID())
+		forms = append(forms, textForm(sids[i], phone, "1"))
+	}
+	_, dir := f.useSpool()
+	f.server.ReceiveTimeout = 500 * time.Millisecond
+	ctx := context.Background()
+	lock, err := f.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback(ctx) //nolint:errcheck
+	if _, err := lock.Exec(ctx, "LOCK TABLE messages IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	recs := f.postTexts(forms)
+	took := time.Since(start)
+	for i, rec := range recs {
+		if rec.Code != http.StatusOK || twimlAnswer(t, rec) != "" {
+			t.Errorf("text %d with the database hung: %d %s, want 200 and no answer", i, rec.Code, rec.Body)
+		}
+	}
+	if took > 3*f.server.ReceiveTimeout {
+		t.Errorf("the texts were answered after %v, want about one ReceiveTimeout (%v)", took, f.server.ReceiveTimeout)
+	}
+	if lines := spoolLines(t, dir, "inbound-*"); len(lines) != n {
+		t.Fatalf("spooled lines: %d, want %d", len(lines), n)
+	}
+
+	if err := lock.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.server.ReplaySpool(ctx); got != n || err != nil {
+		t.Fatalf("replay: %d %v, want %d", got, err, n)
+	}
+	f.storedOnce(sids...)
+}
