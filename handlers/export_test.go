@@ -22,7 +22,8 @@ func ClaimSpool(sp *Spool) ([]string, error) { return sp.claim() }
 // TextsInside is how many inbound texts s has received and not yet
 // answered (waiting for a transaction, or in one).
 func TextsInside(s *Server) int {
-	s.texts.mu.Lock()
-	defer s.texts.mu.Unlock()
-	return s.texts.inside
+	g := s.groupOfTexts()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.inside
 }

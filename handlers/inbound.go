@@ -127,12 +127,7 @@ func (s *Server) ReceiveSMS(ctx context.Context, in InboundSMS) (string, error) 
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	if s.texts == nil { // no Handler: nothing to group with
-		w := &waitingText{in: in, deadline: deadline, done: make(chan struct{})}
-		s.storeTexts([]*waitingText{w})
-		return w.answer, w.err
-	}
-	return s.texts.receive(s, in, deadline)
+	return s.groupOfTexts().receive(s, in, deadline)
 }
 
 // receiveTexts stores texts in one transaction: the senders are looked up

@@ -31,6 +31,20 @@ type textGroup struct {
 	inside  int // texts received and not yet answered
 }
 
+// textGroupsMu guards each Server's texts field, made on first use: a
+// Server is a struct literal, and its first text may come from the spool
+// replayer while the router is still being built.
+var textGroupsMu sync.Mutex
+
+func (s *Server) groupOfTexts() *textGroup {
+	textGroupsMu.Lock()
+	defer textGroupsMu.Unlock()
+	if s.texts == nil {
+		s.texts = new(textGroup)
+	}
+	return s.texts
+}
+
 type waitingText struct {
 	in       InboundSMS
 	deadline time.Time

@@ -97,8 +97,9 @@ type Server struct {
 	// planner's calls (SAATHI_CALL_RATE); 0 leaves them unpaced.
 	CallRate jobs.Pace
 
+	texts *textGroup // inbound texts waiting to be stored together: see groupOfTexts
+
 	// Set by Handler.
-	texts    *textGroup // inbound texts waiting to be stored together
 	limits   *abuseLimits
 	sessions *scs.SessionManager
 	pages    pages
@@ -123,7 +124,6 @@ func (s *Server) queries() *db.Queries { return db.New(s.Pool) }
 
 // Handler builds the echo router with every route.
 func (s *Server) Handler() *echo.Echo {
-	s.texts = new(textGroup)
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
