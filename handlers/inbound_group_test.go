@@ -11,10 +11,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"saathi/handlers"
 	"saathi/jobs/telephony/twiliofake"
 	"saathi/locales"
 )
+
+// lockMessages locks the messages table in mode until the returned
+// transaction ends (rolled back when the test ends, at the latest).
+func (f *fixture) lockMessages(mode string) pgx.Tx {
+	f.t.Helper()
+	ctx := context.Background()
+	tx, err := f.pool.Begin(ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	if _, err := tx.Exec(ctx, "LOCK TABLE messages IN "+mode+" MODE"); err != nil {
+		f.t.Fatal(err)
+	}
+	return tx
+}
 
 // holdTexts makes every text the webhook receives wait for the
 // transactions storing it: messages is locked until release is called,
@@ -22,17 +40,10 @@ import (
 // queue behind the two transactions in flight).
 func (f *fixture) holdTexts(n int) (release func()) {
 	f.t.Helper()
-	ctx := context.Background()
-	tx, err := f.pool.Begin(ctx)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, "LOCK TABLE messages IN EXCLUSIVE MODE"); err != nil {
-		f.t.Fatal(err)
-	}
+	tx := f.lockMessages("EXCLUSIVE")
 	return func() {
 		f.t.Helper()
-		defer tx.Rollback(ctx) //nolint:errcheck // releases the lock; nothing was written
+		defer tx.Rollback(context.Background()) //nolint:errcheck // releases the lock; nothing was written
 		for deadline := time.Now().Add(10 * time.Second); handlers.TextsInside(f.server) < n; time.Sleep(time.Millisecond) {
 			if time.Now().After(deadline) {
 				f.t.Fatalf("%d texts inside the server, want %d", handlers.TextsInside(f.server), n)
@@ -211,14 +222,7 @@ func TestHungDatabaseSpoolsEveryTextOfAGroup(t *testing.T) {
 	_, dir := f.useSpool()
 	f.server.ReceiveTimeout = 500 * time.Millisecond
 	ctx := context.Background()
-	lock, err := f.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Rollback(ctx) //nolint:errcheck
-	if _, err := lock.Exec(ctx, "LOCK TABLE messages IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
+	lock := f.lockMessages("ACCESS EXCLUSIVE")
 
 	start := time.Now()
 	recs := f.postTexts(forms)

@@ -356,14 +356,7 @@ func TestSpoolHungDatabase(t *testing.T) {
 	sp, dir := f.useSpool()
 	f.server.ReceiveTimeout = 500 * time.Millisecond
 	ctx := context.Background()
-	lock, err := f.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Rollback(ctx) //nolint:errcheck
-	if _, err := lock.Exec(ctx, "LOCK TABLE messages IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
+	lock := f.lockMessages("ACCESS EXCLUSIVE")
 
 	sid := newSID()
 	start := time.Now()
