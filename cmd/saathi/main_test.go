@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,9 +17,26 @@ import (
 
 	"saathi/db/crypt"
 	"saathi/db/dbtest"
+	"saathi/jobs/telephony/twiliofake"
 )
 
 // testEnv is a complete dev configuration against a fresh database.
+// twilioEnv is testEnv with the twilio provider against the fake, over a
+// fresh database, spooling into spoolDir.
+func twilioEnv(t *testing.T, fake *twiliofake.Server, spoolDir string) map[string]string {
+	env := testEnv(t, dbtest.NewURL(t))
+	maps.Copy(env, map[string]string{
+		"SAATHI_PROVIDER":     "twilio",
+		"TWILIO_ACCOUNT_SID":  fake.AccountSID,
+		"TWILIO_AUTH_TOKEN":   fake.AuthToken,
+		"TWILIO_FROM_NUMBER":  "+15005550006",
+		"TWILIO_API_BASE_URL": fake.URL,
+		"SAATHI_SPOOL_DIR":    spoolDir,
+		"SAATHI_LOG_LEVEL":    "info",
+	})
+	return env
+}
+
 func testEnv(t *testing.T, dbURL string) map[string]string {
 	t.Helper()
 	return map[string]string{

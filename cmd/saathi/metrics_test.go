@@ -40,17 +40,9 @@ import (
 func TestMetricsSeries(t *testing.T) {
 	t.Parallel()
 	fake := twiliofake.New(t)
-	env := testEnv(t, dbtest.NewURL(t))
 	spoolDir := filepath.Join(t.TempDir(), "spool")
-	maps.Copy(env, map[string]string{
-		"SAATHI_PROVIDER":     "twilio",
-		"TWILIO_ACCOUNT_SID":  fake.AccountSID,
-		"TWILIO_AUTH_TOKEN":   fake.AuthToken,
-		"TWILIO_FROM_NUMBER":  "+15005550006",
-		"TWILIO_API_BASE_URL": fake.URL,
-		"SAATHI_SPOOL_DIR":    spoolDir,
-		"SAATHI_METRICS_ADDR": "127.0.0.1:0",
-	})
+	env := twilioEnv(t, fake, spoolDir)
+	env["SAATHI_METRICS_ADDR"] = "127.0.0.1:0"
 	admin := addStaff(t, env, "--name", "Asha", "--role", "admin")
 	cw := addStaff(t, env, "--name", "Kiran", "--role", "caseworker", "--phone", "+919000000001")
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -137,21 +136,6 @@ func (c *child) wait(t *testing.T, within time.Duration) int {
 	}
 }
 
-// shutdownEnv is a twilio configuration against the fake, on a random port.
-func shutdownEnv(t *testing.T, fake *twiliofake.Server, spoolDir string) map[string]string {
-	env := testEnv(t, dbtest.NewURL(t))
-	maps.Copy(env, map[string]string{
-		"SAATHI_PROVIDER":     "twilio",
-		"TWILIO_ACCOUNT_SID":  fake.AccountSID,
-		"TWILIO_AUTH_TOKEN":   fake.AuthToken,
-		"TWILIO_FROM_NUMBER":  "+15005550006",
-		"TWILIO_API_BASE_URL": fake.URL,
-		"SAATHI_SPOOL_DIR":    spoolDir,
-		"SAATHI_LOG_LEVEL":    "info",
-	})
-	return env
-}
-
 // enrolReachable enrols a survivor who may be texted at any hour and
 // returns their ID.
 func enrolReachable(t *testing.T, api apiClient, token, caseworker, phone string) string {
@@ -180,7 +164,7 @@ func TestGracefulShutdown(t *testing.T) {
 	fake := twiliofake.New(t)
 	fake.LatencyFunc = twiliofake.FixedLatency(1500 * time.Millisecond)
 	spoolDir := filepath.Join(t.TempDir(), "spool")
-	env := shutdownEnv(t, fake, spoolDir)
+	env := twilioEnv(t, fake, spoolDir)
 	env["SAATHI_SHUTDOWN_TIMEOUT_SECONDS"] = "20"
 	admin := addStaff(t, env, "--name", "Asha", "--role", "admin")
 	cw := addStaff(t, env, "--name", "Kiran", "--role", "caseworker")
@@ -302,7 +286,7 @@ func TestShutdownLeavesLongJobsForTheRescuer(t *testing.T) {
 	t.Parallel()
 	fake := twiliofake.New(t)
 	fake.LatencyFunc = twiliofake.FixedLatency(9 * time.Second)
-	env := shutdownEnv(t, fake, filepath.Join(t.TempDir(), "spool"))
+	env := twilioEnv(t, fake, filepath.Join(t.TempDir(), "spool"))
 	env["SAATHI_SHUTDOWN_TIMEOUT_SECONDS"] = "1"
 	admin := addStaff(t, env, "--name", "Asha", "--role", "admin")
 	cw := addStaff(t, env, "--name", "Kiran", "--role", "caseworker")
@@ -351,7 +335,7 @@ func TestShutdownKeepsSpoolWhileDatabaseDown(t *testing.T) {
 	fake := twiliofake.New(t)
 	fake.AllowUnused() // the sender is nobody Saathi knows: nothing is sent
 	spoolDir := filepath.Join(t.TempDir(), "spool")
-	env := shutdownEnv(t, fake, spoolDir)
+	env := twilioEnv(t, fake, spoolDir)
 	cfg, err := LoadConfig(getenvFrom(env))
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"maps"
 	"net/url"
 	"path/filepath"
 	"testing"
@@ -15,7 +14,6 @@ import (
 
 	"saathi/db"
 	"saathi/db/crypt"
-	"saathi/db/dbtest"
 	"saathi/handlers"
 	"saathi/jobs/telephony/twiliofake"
 )
@@ -28,16 +26,8 @@ func TestServeReplaysSpool(t *testing.T) {
 	t.Parallel()
 	fake := twiliofake.New(t)
 	fake.AllowUnused() // the sender is nobody Saathi knows: nothing is sent
-	env := testEnv(t, dbtest.NewURL(t))
 	spoolDir := filepath.Join(t.TempDir(), "spool")
-	maps.Copy(env, map[string]string{
-		"SAATHI_PROVIDER":     "twilio",
-		"TWILIO_ACCOUNT_SID":  fake.AccountSID,
-		"TWILIO_AUTH_TOKEN":   fake.AuthToken,
-		"TWILIO_FROM_NUMBER":  "+15005550006",
-		"TWILIO_API_BASE_URL": fake.URL,
-		"SAATHI_SPOOL_DIR":    spoolDir,
-	})
+	env := twilioEnv(t, fake, spoolDir)
 	cfg, err := LoadConfig(getenvFrom(env))
 	if err != nil {
 		t.Fatal(err)
