@@ -64,6 +64,18 @@ func (f *fixture) postTexts(forms []url.Values) []*httptest.ResponseRecorder {
 	return recs
 }
 
+// enrolTexters enrols n survivors and returns their IDs and, for each, the
+// webhook form of a text "1" from their phone with a SID of its own.
+func (f *fixture) enrolTexters(n int) (ids []string, forms []url.Values) {
+	f.t.Helper()
+	for i := range n {
+		phone := fmt.Sprintf("+91981000%04d", i)
+		ids = append(ids, f.enrol(phone))
+		forms = append(forms, textForm(newSID(), phone, "1"))
+	}
+	return ids, forms
+}
+
 func textForm(sid, from, body string) url.Values {
 	return url.Values{"MessageSid": {sid}, "AccountSid": {twiliofake.AccountSID}, "From": {from}, "To": {"+15005550006"}, "Body": {body}}
 }
@@ -91,16 +103,8 @@ func TestTextsArrivingTogetherShareATransaction(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	const n = 24
-	var forms []url.Values
-	for i := range n {
-		phone := fmt.Sprintf("+9198100000%02d", i)
-		f.enrol(phone)
-		body := "1"
-		if i == 5 {
-			body = "3"
-		}
-		forms = append(forms, textForm(newSID(), phone, body))
-	}
+	_, forms := f.enrolTexters(n)
+	forms[5].Set("Body", "3")
 	forms = append(forms, forms[0]) // Twilio delivers the first one twice
 
 	release := f.holdTexts(len(forms))
@@ -159,16 +163,8 @@ func TestTextThatFailsDoesNotFailItsGroup(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	const n = 8
-	var forms []url.Values
-	var bad string
-	for i := range n {
-		phone := fmt.Sprintf("+9198100001%02d", i)
-		id := f.enrol(phone)
-		if i == 3 {
-			bad = id
-		}
-		forms = append(forms, textForm(newSID(), phone, "1"))
-	}
+	ids, forms := f.enrolTexters(n)
+	bad := ids[3]
 	// Their duress word can no longer be opened: understanding any of
 	// their texts fails.
 	if _, err := f.pool.Exec(context.Background(), "UPDATE survivors SET duress_enc = '\\x00ff' WHERE id = $1", bad); err != nil {
@@ -211,13 +207,10 @@ func TestHungDatabaseSpoolsEveryTextOfAGroup(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	const n = 10
-	var forms []url.Values
+	_, forms := f.enrolTexters(n)
 	var sids []string
-	for i := range n {
-		phone := fmt.Sprintf("+9198100002%02d", i)
-		f.enrol(phone)
-		sids = append(sids, newSID())
-		forms = append(forms, textForm(sids[i], phone, "1"))
+	for _, form := range forms {
+		sids = append(sids, form.Get("MessageSid"))
 	}
 	_, dir := f.useSpool()
 	f.server.ReceiveTimeout = 500 * time.Millisecond
